@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  oxc: {
+    decorator: { legacy: true, emitDecoratorMetadata: true },
+  },
+  test: {
+    include: ['lib/**/*.spec.ts', 'test/**/*.spec.ts'],
+    pool: 'forks',
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    teardownTimeout: 30_000,
+    reporters: ['default'],
+  },
+});
