@@ -1,0 +1,148 @@
+import type { Etcd3, IEvent, IResponseHeader, IWatchResponse } from 'etcd3';
+import { WatchInterruptedError } from './errors.js';
+
+/** gRPC call options as etcd3's raw clients take them. */
+export type CallOptions = NonNullable<Parameters<Etcd3['kv']['range']>[1]>;
+
+/** Monotonic milliseconds (CLOCK_MONOTONIC): immune to wall-clock jumps, comparable in-process. */
+export function monotonicNow(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** How long a unary request may take, and when to give up on it. */
+export interface RequestContext {
+  /** Deadline of the request in milliseconds. */
+  timeout: number;
+  /** Aborting gives up at once (the result, if any, is ignored). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs one unary etcd request with a gRPC deadline, rejecting early with `signal.reason` when
+ * the signal aborts. Every request the engine makes goes through here, so none can hang.
+ */
+export function request<T>(
+  fn: (options: CallOptions) => Promise<T>,
+  { timeout, signal }: RequestContext,
+): Promise<T> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  const pending = fn({ deadline: Date.now() + timeout });
+  if (!signal) return pending;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      value => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Waits `ms` milliseconds, or rejects with `signal.reason` as soon as the signal aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** What to watch: one key, or a range when `rangeEnd` is given, from `startRevision` on. */
+export interface WatchTarget {
+  key: Buffer;
+  rangeEnd?: Buffer;
+  startRevision: string;
+}
+
+/**
+ * Receives each batch of events; returning true ends the watch successfully.
+ */
+export type WatchHandler = (events: IEvent[], header: IResponseHeader) => boolean | void;
+
+/**
+ * Watches `target` on a gRPC stream of its own until `onEvents` returns true (resolves), the
+ * signal aborts (rejects with its reason), or the watch breaks: stream error or end, or etcd
+ * cancelled it, e.g. because `startRevision` was compacted (rejects with
+ * {@link WatchInterruptedError}; the caller re-reads and watches again). No progress
+ * notifications are requested, so an idle watch costs no traffic.
+ */
+export async function watch(
+  client: Etcd3,
+  target: WatchTarget,
+  onEvents: WatchHandler,
+  context: RequestContext,
+): Promise<void> {
+  const stream = await request(() => client.watchClient.watch(), context);
+  const { signal } = context;
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const finish = (error?: unknown) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      // Half-close first: a stream that is no longer writable is not reported to etcd3's
+      // circuit breaker when the cancel below surfaces as a CANCELLED error.
+      try {
+        stream.end();
+        stream.cancel();
+      } catch {
+        // already closed
+      }
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const onAbort = () => finish(signal!.reason);
+    if (signal?.aborted) return finish(signal.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    stream.on('data', (res: IWatchResponse) => {
+      if (settled) return;
+      if (res.canceled) {
+        const compacted = res.compact_revision && res.compact_revision !== '0';
+        return finish(
+          new WatchInterruptedError(
+            compacted
+              ? `revision ${target.startRevision} was compacted (compact revision ${res.compact_revision})`
+              : res.cancel_reason || 'cancelled by etcd',
+            compacted ? res.compact_revision : undefined,
+          ),
+        );
+      }
+      if (res.created || res.events.length === 0) return;
+      let done: boolean | void;
+      try {
+        done = onEvents(res.events, res.header);
+      } catch (error) {
+        return finish(error);
+      }
+      if (done) finish();
+    });
+    stream.on('error', (error: Error) => finish(new WatchInterruptedError(error.message)));
+    stream.on('end', () => finish(new WatchInterruptedError('stream ended')));
+    stream.write({
+      create_request: {
+        key: target.key,
+        range_end: target.rangeEnd,
+        start_revision: target.startRevision,
+      },
+    });
+  });
+}
+
+/** True when `error` is the reason of an aborted `signal` (i.e. the abort, not a failure). */
+export function isAbortOf(signal: AbortSignal, error: unknown): boolean {
+  return signal.aborted && error === signal.reason;
+}
