@@ -471,14 +471,14 @@ export class Candidate {
           const own = await this.election.verify(ticket, signal);
           if (!own.owned) {
             const loss = own.exists ? 'key-overwritten' : 'key-deleted';
-            this.stepDown(loss);
+            this.stepDown(loss, { key: undefined, revision: undefined });
             if (own.exists) throw new AbandonSession(loss);
             return;
           }
           from = own.revision;
         }
         const loss = await this.election.watchOwnership(ticket, from, signal);
-        this.stepDown(loss);
+        this.stepDown(loss, { key: undefined, revision: undefined });
         if (loss === 'key-overwritten') throw new AbandonSession(loss);
         this.ticket = undefined;
         return;
@@ -520,7 +520,7 @@ export class Candidate {
    * Ends the current term synchronously: the role flips (isLeader() is false from here on), the
    * term's signal aborts, then subscribers hear of it. Recovery comes after, asynchronously.
    */
-  private stepDown(reason: LeadershipReason): void {
+  private stepDown(reason: LeadershipReason, patch: Partial<Leadership> = {}): void {
     const term = this.term;
     if (!term) return;
     this.term = undefined;
@@ -531,6 +531,7 @@ export class Candidate {
       role: 'follower',
       reason,
       leader: observed && observed.key !== term.token.key ? observed : undefined,
+      ...patch,
     });
   }
 
@@ -538,8 +539,9 @@ export class Candidate {
     if (reason === 'closed' || session !== this.session) return;
     this.stats.sessionLosses++;
     const why: LeadershipReason = reason === 'revoked' ? 'lease-revoked' : 'session-expired';
-    if (this.term) this.stepDown(why);
-    else this.update({ role: 'follower', reason: why, key: undefined, revision: undefined });
+    const gone = { key: undefined, revision: undefined, lease: undefined };
+    if (this.term) this.stepDown(why, gone);
+    else this.update({ role: 'follower', reason: why, ...gone });
     lifetime.abort(new LeadershipLostError(this.election.name, why));
   }
 

@@ -1,5 +1,6 @@
 export * from './backoff.js';
 export * from './candidate.js';
+export * from './client.js';
 export * from './election.js';
 export * from './errors.js';
 export * from './keys.js';

@@ -86,6 +86,8 @@ export async function watch(
   context: RequestContext,
 ): Promise<void> {
   const stream = await request(() => client.watchClient.watch(), context);
+  // A cancelled or broken stream still emits 'error'; an unheard one would crash the process.
+  stream.on('error', () => undefined);
   const { signal } = context;
   return new Promise<void>((resolve, reject) => {
     let settled = false;

@@ -147,6 +147,8 @@ export class Session {
       const stream = await request(() => this.client.leaseClient.leaseKeepAlive(), {
         timeout: this.options.requestTimeout,
       });
+      // A cancelled or broken stream still emits 'error'; an unheard one would crash the process.
+      stream.on('error', () => undefined);
       if (this.lostReason) {
         closeStream(stream);
         return;
