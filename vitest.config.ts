@@ -6,6 +6,7 @@ export default defineConfig({
   },
   test: {
     include: ['lib/**/*.spec.ts', 'test/**/*.spec.ts'],
+    globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,

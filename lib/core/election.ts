@@ -378,6 +378,18 @@ export class Election {
   }
 
   private request<T>(fn: Parameters<typeof request<T>>[0], signal?: AbortSignal): Promise<T> {
-    return request(fn, { timeout: this.settings.requestTimeout, signal });
+    return request(fn, { timeout: this.settings.requestTimeout, signal }).catch(
+      (error: unknown) => {
+        // Our own limit normally stops an oversized value first; this covers an etcd configured
+        // with a smaller --max-request-bytes than we were told.
+        if (
+          error instanceof Error &&
+          /request is too large|message larger than max/.test(error.message)
+        ) {
+          throw new ValueTooLargeError(NaN, this.settings.maxRequestBytes);
+        }
+        throw error;
+      },
+    );
   }
 }

@@ -26,7 +26,7 @@ export class ValueTooLargeError extends ElectionError {
     readonly limit: number,
   ) {
     super(
-      `The election value and key take ${bytes} bytes, over the ${limit}-byte request limit ` +
+      `The election value and key take ${Number.isNaN(bytes) ? 'more bytes than etcd accepts' : `${bytes} bytes`}, over the ${limit}-byte request limit ` +
         `(etcd's --max-request-bytes, default 1.5 MiB; set "maxRequestBytes" if your etcd allows more). ` +
         `Nothing was written.`,
     );

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Election, type LeaderInfo, Session } from '../../lib/core/index.js';
+import { Election, type LeaderInfo, Session, ValueTooLargeError } from '../../lib/core/index.js';
 import { deleteKey, waitFor } from '../support/index.js';
 import { useEtcd } from '../support/use-etcd.js';
-import { queued, uniqueName, useCandidates } from './fixtures.js';
+import { queued, type Tracked, uniqueName, useCandidates } from './fixtures.js';
 
 const etcd = useEtcd();
 const { client, start } = useCandidates(etcd);
@@ -11,7 +11,7 @@ const settings = { requestTimeout: 5000, maxRequestBytes: 1_572_864 };
 describe('etcd election recipe', () => {
   it('elects in FIFO order of create revision', async () => {
     const name = uniqueName('fifo');
-    const nodes = [];
+    const nodes: Tracked[] = [];
     for (const value of ['a', 'b', 'c', 'd']) {
       const node = start({ election: name, value });
       await queued(node);
@@ -33,7 +33,7 @@ describe('etcd election recipe', () => {
 
   it('wakes exactly one waiter per leader change (no herd)', async () => {
     const name = uniqueName('herd');
-    const nodes = [];
+    const nodes: Tracked[] = [];
     for (let i = 0; i < 6; i++) {
       const node = start({ election: name, value: `n${i}`, observe: false });
       await queued(node);
@@ -175,6 +175,40 @@ describe('etcd election recipe', () => {
     await waiter.candidate.waitForLeadership({ timeout: 10_000 });
     const terms = waiter.history.filter(l => l.role === 'leader');
     expect(terms.length).toBeGreaterThan(0);
-    for (const term of terms) expect(BigInt(term.revision!)).toBeGreaterThan(BigInt(vanishedRevision));
+    for (const term of terms)
+      expect(BigInt(term.revision!)).toBeGreaterThan(BigInt(vanishedRevision));
+  });
+});
+
+describe('values', () => {
+  it('accepts any UTF-8 value byte for byte', async () => {
+    const name = uniqueName('utf8');
+    const value = 'nœud — 節点 🚀 \u0000 "quoted" \n newline';
+    const node = start({ election: name, value });
+    await node.candidate.waitForLeadership({ timeout: 10_000 });
+    const [leader] = await node.candidate.participants();
+    expect(leader.value).toBe(value);
+  });
+
+  it('rejects a value over the request limit before writing anything', async () => {
+    const name = uniqueName('too-large');
+    const etcdClient = client();
+    const election = new Election(etcdClient, name, settings);
+    const session = await Session.grant(etcdClient, { ttl: 5, margin: 1000, requestTimeout: 5000 });
+    try {
+      const huge = 'x'.repeat(2 * 1024 * 1024);
+      await expect(election.campaign(session.leaseId, huge)).rejects.toThrow(ValueTooLargeError);
+      await expect(election.campaign(session.leaseId, huge)).rejects.toThrow(/request limit/);
+      expect(await election.participants()).toEqual([]);
+      // A limit above etcd's own: etcd refuses, and the error says so.
+      const lenient = new Election(etcdClient, name, {
+        ...settings,
+        maxRequestBytes: 8 * 1024 * 1024,
+      });
+      await expect(lenient.campaign(session.leaseId, huge)).rejects.toThrow(ValueTooLargeError);
+      expect(await election.participants()).toEqual([]);
+    } finally {
+      await session.close();
+    }
   });
 });

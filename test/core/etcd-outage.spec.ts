@@ -26,10 +26,15 @@ describe('etcd outage', () => {
     expect(node.candidate.isLeader()).toBe(false);
 
     // Stay down longer than the TTL, then come back with the same data.
-    await waitFor(() => monotonicNow() > stoppedAt + ttl * 1000 + 500 && node.candidate.leadership.role === 'disconnected', {
-      timeout: 15_000,
-      message: 'disconnected while etcd is down',
-    });
+    await waitFor(
+      () =>
+        monotonicNow() > stoppedAt + ttl * 1000 + 500 &&
+        node.candidate.leadership.role === 'disconnected',
+      {
+        timeout: 15_000,
+        message: 'disconnected while etcd is down',
+      },
+    );
     await etcd().members[0].start();
     const again = await node.candidate.waitForLeadership({ timeout: 15_000 });
     expect(again.lease).not.toBe(first.lease);

@@ -17,13 +17,18 @@ describe('interoperability with Go (etcdctl elect)', () => {
     const ours = start({ election: name, value: 'ts-node' });
     await queued(ours);
     expect(ours.candidate.isLeader()).toBe(false);
-    expect((await ours.candidate.participants()).map(p => p.value)).toEqual(['go-leader', 'ts-node']);
+    expect((await ours.candidate.participants()).map(p => p.value)).toEqual([
+      'go-leader',
+      'ts-node',
+    ]);
 
     const resignedAt = await go.resign();
     const led = await ours.candidate.waitForLeadership({ timeout: 10_000 });
     const electedAt = process.hrtime.bigint();
     expect(led.key).toBe(`${name}/${led.lease}`);
-    console.info(`handover Go -> ours: ${(ms(electedAt) - ms(resignedAt)).toFixed(1)} ms (incl. etcdctl exit)`);
+    console.info(
+      `handover Go -> ours: ${(ms(electedAt) - ms(resignedAt)).toFixed(1)} ms (incl. etcdctl exit)`,
+    );
   });
 
   it('is seen as leader by etcdctl elect -l, with its key in Go format', async () => {
@@ -66,7 +71,10 @@ describe('interoperability with Go (etcdctl elect)', () => {
       timeout: 10_000,
       message: 'ours re-queued',
     });
-    expect((await ours.candidate.participants()).map(p => p.value)).toEqual(['go-next', 'ts-first']);
+    expect((await ours.candidate.participants()).map(p => p.value)).toEqual([
+      'go-next',
+      'ts-first',
+    ]);
     await go.resign();
     await ours.candidate.waitForLeadership({ timeout: 10_000 });
   });
