@@ -166,7 +166,9 @@ export class Session {
   }
 
   private sendKeepalive(): void {
-    if (this.lostReason) return;
+    // A keepalive sent after the deadline could renew a lease we already count as lost (a
+    // process resumed from a pause runs this timer before the deadline timer): declare the loss.
+    if (!this.isAlive()) return;
     if (!this.stream) {
       void this.openStream();
       return;
