@@ -326,8 +326,12 @@ export class Candidate {
       this.stepDown('stopping');
       this.update({ reason: 'stopping' });
       if (options.drain) await options.drain().catch(error => this.errorStream.next(error));
+      // Leave the queue now rather than after the loops below unwind: the successor's wait ends
+      // one round trip after this. The lease is revoked once the session loop has closed.
+      const ticket = this.ticket;
+      const resigned = ticket && this.election.resign(ticket).catch(() => false);
       this.stopController.abort(new CandidateStoppedError(this.election.name));
-      await Promise.allSettled([this.running, this.observing]);
+      await Promise.allSettled([this.running, this.observing, resigned]);
       this.update({
         role: 'disconnected',
         reason: 'stopped',
@@ -383,18 +387,10 @@ export class Candidate {
 
   private async closeSession(session: Session): Promise<void> {
     if (this.session === session) this.session = undefined;
-    const stopping = this.stopController.signal.aborted;
-    const ticket = this.ticket;
-    // On shutdown resign and revoke together (awaited); on loss revoke best-effort, unawaited,
-    // so an unreachable etcd does not hold up recovery.
-    if (stopping) {
-      await Promise.all([
-        ticket ? this.election.resign(ticket).catch(() => false) : undefined,
-        session.close(),
-      ]);
-    } else {
-      void session.close();
-    }
+    // On shutdown (stop() has resigned already) revoke, awaited; on loss revoke best-effort,
+    // unawaited, so an unreachable etcd does not hold up recovery.
+    if (this.stopController.signal.aborted) await session.close();
+    else void session.close();
   }
 
   private async campaignLoop(session: Session, signal: AbortSignal): Promise<void> {

@@ -1,0 +1,6 @@
+export { CurrentLeadership } from './current-leadership.decorator.js';
+export * from './inject-election.decorator.js';
+export * from './leader-only.decorator.js';
+export * from './leader-route.decorator.js';
+export * from './on-follower.decorator.js';
+export * from './on-leader.decorator.js';

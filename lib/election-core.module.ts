@@ -1,0 +1,28 @@
+import { Global, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { ElectionExplorer } from './election.explorer.js';
+import { ElectionMetadataAccessor } from './election-metadata.accessor.js';
+import { ElectionRegistry } from './election.registry.js';
+import { ElectionService } from './election.service.js';
+
+/**
+ * @internal What every election of an application shares, once: the registry, the explorer and
+ * the `ElectionService` class token, which resolves to the default election. Imported by each
+ * `ElectionModule.forRoot*()` registration.
+ */
+@Global()
+@Module({
+  imports: [DiscoveryModule],
+  providers: [
+    ElectionRegistry,
+    ElectionMetadataAccessor,
+    ElectionExplorer,
+    {
+      provide: ElectionService,
+      useFactory: (registry: ElectionRegistry) => registry.whenComplete(),
+      inject: [ElectionRegistry],
+    },
+  ],
+  exports: [ElectionRegistry, ElectionService],
+})
+export class ElectionCoreModule {}

@@ -1,0 +1,36 @@
+/** Every token and metadata key of the Nest layer, namespaced so they cannot collide with yours. */
+
+/** Logger context of every line the library writes. */
+export const ELECTION_LOGGER_CONTEXT = 'Election';
+
+/** The options one `forRoot` / `forRootAsync` registration was given (private to it). */
+export const ELECTION_MODULE_OPTIONS = 'nestjs-etcd-election:module-options';
+
+/** The static description of one registration (private to it; the registry reads it). */
+export const ELECTION_REGISTRATION = 'nestjs-etcd-election:registration';
+
+/** The `ElectionService` instance of one registration (private to it). */
+export const ELECTION_INSTANCE = 'nestjs-etcd-election:instance';
+
+/** Metadata key of `@OnLeader`. */
+export const ON_LEADER_METADATA = 'nestjs-etcd-election:on-leader';
+
+/** Metadata key of `@OnFollower`. */
+export const ON_FOLLOWER_METADATA = 'nestjs-etcd-election:on-follower';
+
+/** Metadata key of `@LeaderOnly` (set on the wrapper it installs). */
+export const LEADER_ONLY_METADATA = 'nestjs-etcd-election:leader-only';
+
+/** Metadata key of `@LeaderRoute` (which election a `LeaderGuard` checks). */
+export const LEADER_ROUTE_METADATA = 'nestjs-etcd-election:leader-route';
+
+/** Response header in which a follower names the current leader's value. */
+export const LEADER_HEADER = 'X-Election-Leader';
+
+/**
+ * The injection token of the `ElectionService` of election `name`, as `@InjectElection(name)`
+ * uses it. The class token `ElectionService` itself resolves to the default election.
+ */
+export function getElectionToken(name: string): string {
+  return `nestjs-etcd-election:election:${name}`;
+}

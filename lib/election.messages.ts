@@ -1,0 +1,102 @@
+import type { LeaderInfo, Leadership } from './core/index.js';
+
+/** Every user-facing message of the Nest layer, as functions. */
+
+/** What `@OnLeader`, `@OnFollower` and `@LeaderOnly` are called in messages. */
+export type ElectionDecoratorName = '@OnLeader' | '@OnFollower' | '@LeaderOnly';
+
+function describeLeader(leader: LeaderInfo | undefined): string {
+  return leader ? `${JSON.stringify(leader.value)} (${leader.key})` : 'unknown';
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The one line logged when the role, its reason, or (as follower) the known leader changes. */
+export function stateChangedMessage(leadership: Leadership, lastError?: unknown): string {
+  const { election, role, reason } = leadership;
+  const head = `[${election}] ${role} (${reason})`;
+  if (role === 'leader') return `${head} key=${leadership.key} token=${leadership.revision}`;
+  if (role === 'follower') {
+    const lease = leadership.lease ? ` lease=${leadership.lease}` : '';
+    return `${head}${lease} leader=${describeLeader(leadership.leader)}`;
+  }
+  if (reason === 'stopped') return `${head} left the election`;
+  return lastError === undefined ? head : `${head}: ${describeError(lastError)}`;
+}
+
+/** The first etcd error of a streak; the ones after it stay silent until the state changes. */
+export function etcdErrorMessage(election: string, error: unknown): string {
+  return (
+    `[${election}] etcd error, retrying with backoff: ${describeError(error)} ` +
+    `(further errors are not logged until the state changes)`
+  );
+}
+
+/** A handler threw or rejected. */
+export function handlerFailedMessage(
+  election: string,
+  decorator: ElectionDecoratorName,
+  handler: string,
+  error: unknown,
+): string {
+  return `[${election}] ${decorator} handler ${handler} failed: ${describeError(error)}`;
+}
+
+/** Shutdown stopped waiting for leader work. */
+export function drainTimedOutMessage(election: string, timeoutMs: number, pending: string[]) {
+  return (
+    `[${election}] leader work still running after shutdownTimeout (${timeoutMs} ms): ` +
+    `${pending.join(', ')}; resigning anyway (its AbortSignal was aborted at the start of shutdown)`
+  );
+}
+
+/** A handler sits on a request-scoped or transient provider, which has no instance to call. */
+export function nonStaticHandlerMessage(decorator: ElectionDecoratorName, handler: string): string {
+  return (
+    `Cannot register ${decorator} handler ${handler}: it is defined in a non-static ` +
+    `(request-scoped or transient) provider. Move it to a singleton provider.`
+  );
+}
+
+/** A decorator names an election that no `ElectionModule.forRoot*` registered. */
+export function unknownElectionMessage(
+  decorator: string,
+  where: string,
+  election: string | undefined,
+  known: string[],
+): string {
+  const which = election === undefined ? 'the default election' : `election "${election}"`;
+  const list = known.length ? known.map(name => `"${name}"`).join(', ') : 'none';
+  return (
+    `${decorator} on ${where} refers to ${which}, which is not registered ` +
+    `(registered: ${list}). Register it with ElectionModule.forRoot({ election: ... }).`
+  );
+}
+
+/** `@LeaderOnly` could not tell which application's election to ask; the call is skipped. */
+export function leaderOnlyUnresolvedMessage(
+  method: string,
+  election: string | undefined,
+  candidates: number,
+): string {
+  const which = election === undefined ? 'the default election' : `election "${election}"`;
+  const why =
+    candidates === 0
+      ? 'no running application registers it'
+      : `${candidates} running applications in this process register it and the instance is not a provider of any`;
+  return `@LeaderOnly ${method} skipped: cannot resolve ${which} (${why}).`;
+}
+
+/** `@LeaderOnly` was put on something that is not a method. */
+export function leaderOnlyNotMethodMessage(where: string): string {
+  return `@LeaderOnly can only decorate methods; ${where} is not a function.`;
+}
+
+/** The body message of the 503 a follower answers on a leader-only route. */
+export function notLeaderMessage(election: string, leader: LeaderInfo | undefined): string {
+  return leader
+    ? `This node does not lead election "${election}"; the leader is ${JSON.stringify(leader.value)}.`
+    : `This node does not lead election "${election}"; no leader is known right now.`;
+}

@@ -1,0 +1,132 @@
+import { type DynamicModule, Module, type Provider } from '@nestjs/common';
+import { ElectionOptionsError } from './core/index.js';
+import {
+  ELECTION_INSTANCE,
+  ELECTION_MODULE_OPTIONS,
+  ELECTION_REGISTRATION,
+  getElectionToken,
+} from './election.constants.js';
+import { ElectionCoreModule } from './election-core.module.js';
+import { resolveElectionOptions } from './election-options.js';
+import { type ElectionRegistration, ElectionRegistry } from './election.registry.js';
+import { ElectionService } from './election.service.js';
+import type {
+  ElectionModuleAsyncOptions,
+  ElectionModuleFactoryOptions,
+  ElectionModuleOptions,
+  ElectionOptionsFactory,
+} from './interfaces/index.js';
+
+/**
+ * Leader election on etcd, interoperable with Go's `concurrency.Election` and `etcdctl elect`.
+ * Each `forRoot` / `forRootAsync` registers one election (global); register several for several
+ * named elections. Options are validated at bootstrap: a bad one fails it with an
+ * `ElectionOptionsError` naming the field, the value and what is allowed.
+ *
+ * @example
+ * ```ts
+ * @Module({
+ *   imports: [
+ *     ScheduleModule.forRoot(),
+ *     ElectionModule.forRoot({ etcd: { hosts: 'http://127.0.0.1:2379' }, election: 'scheduler' }),
+ *   ],
+ * })
+ * export class AppModule {}
+ * ```
+ */
+@Module({})
+export class ElectionModule {
+  /** Registers one election with options known up front. */
+  static forRoot(options: ElectionModuleOptions): DynamicModule {
+    const election = typeof options?.election === 'string' ? options.election : undefined;
+    return this.register({ election }, [{ provide: ELECTION_MODULE_OPTIONS, useValue: options }]);
+  }
+
+  /**
+   * Registers one election whose options come from a factory (`useFactory` with `inject`,
+   * `useClass` or `useExisting`), e.g. from `ConfigService`. Give `election` here too to get its
+   * `@InjectElection(name)` token. The factory must not depend on `ElectionService`, which
+   * resolves only once every election of the application has its options.
+   */
+  static forRootAsync(options: ElectionModuleAsyncOptions): DynamicModule {
+    const fixed = { election: options.election, default: options.default };
+    return this.register(fixed, this.createAsyncProviders(options), options.imports, fixed);
+  }
+
+  private static register(
+    registration: ElectionRegistration,
+    optionsProviders: Provider[],
+    imports: DynamicModule['imports'] = [],
+    fixed: { election?: string; default?: boolean } = {},
+  ): DynamicModule {
+    const providers: Provider[] = [
+      ...optionsProviders,
+      { provide: ELECTION_REGISTRATION, useValue: registration },
+      {
+        provide: ELECTION_INSTANCE,
+        useFactory: async (options: ElectionModuleFactoryOptions, registry: ElectionRegistry) => {
+          const resolved = resolveElectionOptions(options, fixed);
+          const service = new ElectionService(resolved);
+          try {
+            registry.add(registration, service, resolved.default);
+          } catch (error) {
+            await service.onApplicationShutdown();
+            throw error;
+          }
+          return service;
+        },
+        inject: [ELECTION_MODULE_OPTIONS, ElectionRegistry],
+      },
+    ];
+    const exports: string[] = [];
+    if (registration.election !== undefined) {
+      const token = getElectionToken(registration.election);
+      providers.push({ provide: token, useExisting: ELECTION_INSTANCE });
+      exports.push(token);
+    }
+    return {
+      global: true,
+      module: ElectionModule,
+      imports: [ElectionCoreModule, ...imports],
+      providers,
+      exports,
+    };
+  }
+
+  private static createAsyncProviders(options: ElectionModuleAsyncOptions): Provider[] {
+    if (options.useFactory) {
+      return [
+        {
+          provide: ELECTION_MODULE_OPTIONS,
+          useFactory: options.useFactory,
+          inject: options.inject ?? [],
+        },
+      ];
+    }
+    const factory = options.useClass ?? options.useExisting;
+    if (!factory) {
+      return [
+        {
+          provide: ELECTION_MODULE_OPTIONS,
+          useFactory: () => {
+            throw new ElectionOptionsError(
+              'forRootAsync',
+              Object.keys(options),
+              'one of "useFactory", "useClass" or "useExisting"',
+            );
+          },
+        },
+      ];
+    }
+    const providers: Provider[] = [
+      {
+        provide: ELECTION_MODULE_OPTIONS,
+        useFactory: (optionsFactory: ElectionOptionsFactory) =>
+          optionsFactory.createElectionOptions(),
+        inject: [factory],
+      },
+    ];
+    if (options.useClass) providers.push({ provide: options.useClass, useClass: options.useClass });
+    return providers;
+  }
+}

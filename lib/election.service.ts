@@ -1,0 +1,413 @@
+import {
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import type { ComparatorBuilder, Etcd3 } from 'etcd3';
+import { type Observable, distinctUntilChanged, map } from 'rxjs';
+import {
+  Candidate,
+  type CandidateStats,
+  type FencingToken,
+  type LeaderInfo,
+  type LeaderTerm,
+  type Leadership,
+  type Participant,
+  createEtcdClient,
+} from './core/index.js';
+import { ELECTION_LOGGER_CONTEXT } from './election.constants.js';
+import { runInTerm } from './election.context.js';
+import {
+  type ElectionDecoratorName,
+  drainTimedOutMessage,
+  etcdErrorMessage,
+  handlerFailedMessage,
+  stateChangedMessage,
+} from './election.messages.js';
+import type { ResolvedElectionOptions } from './election-options.js';
+import type { LeaderContext } from './interfaces/index.js';
+
+/** @internal A discovered `@OnLeader` / `@OnFollower` method, bound to its instance. */
+export interface ElectionHandler<T> {
+  /** `Class.method`, for logs. */
+  label: string;
+  call(arg: T): unknown;
+}
+
+interface Transition {
+  leadership: Leadership;
+  term?: LeaderTerm;
+}
+
+/**
+ * The face of one election in a Nest application: this node's standing, who leads, and the
+ * operations of etcd's election recipe. Inject it as `ElectionService` (the default election)
+ * or with `@InjectElection(name)`.
+ *
+ * It campaigns from `onApplicationBootstrap` (unless `autoStart: false`) without waiting for
+ * etcd, and on shutdown aborts the leader's signal, waits up to `shutdownTimeout` for leader work,
+ * resigns, revokes its lease and closes the client it created.
+ */
+export class ElectionService
+  implements OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown
+{
+  /** The election name. */
+  readonly name: string;
+  /**
+   * The etcd3 client this election uses (yours if you passed `client`), e.g. to build the
+   * operations of a fenced transaction (see {@link guard}).
+   */
+  readonly client: Etcd3;
+
+  private readonly candidate: Candidate;
+  private readonly ownsClient: boolean;
+  private readonly autoStart: boolean;
+  private readonly shutdownTimeout: number;
+  private readonly logger = new Logger(ELECTION_LOGGER_CONTEXT);
+  private readonly leaderHandlers: ElectionHandler<LeaderContext>[] = [];
+  private readonly followerHandlers: ElectionHandler<Leadership>[] = [];
+  /** Leader work in flight (settles, never rejects) → its label. */
+  private readonly work = new Map<Promise<void>, string>();
+  private readonly transitions: Transition[] = [];
+  private dispatching = false;
+  private previous?: Leadership;
+  private loggedLeader?: string;
+  private settled = false;
+  private lastError?: unknown;
+  private errorLogged = false;
+  private stopping?: Promise<void>;
+  private closing?: Promise<void>;
+
+  /** @internal Created by `ElectionModule`; inject it rather than constructing it. */
+  constructor(options: ResolvedElectionOptions) {
+    this.name = options.election;
+    this.autoStart = options.autoStart;
+    this.shutdownTimeout = options.shutdownTimeout;
+    this.ownsClient = !options.client;
+    this.client = options.client ?? createEtcdClient(options.etcd!);
+    try {
+      this.candidate = new Candidate(this.client, options.candidate);
+    } catch (error) {
+      if (this.ownsClient) this.client.close();
+      throw error;
+    }
+    this.candidate.leadership$.subscribe(leadership => this.onLeadership(leadership));
+    this.candidate.errors$.subscribe(error => this.onError(error));
+  }
+
+  /**
+   * This node's {@link Leadership}: replays the latest snapshot to each subscriber, then emits
+   * on every change. Completes when the election stops.
+   */
+  get leadership$(): Observable<Leadership> {
+    return this.candidate.leadership$;
+  }
+
+  /** Whether this node leads: replays the latest, then emits on every change. */
+  get isLeader$(): Observable<boolean> {
+    return this.candidate.leadership$.pipe(
+      map(leadership => leadership.role === 'leader'),
+      distinctUntilChanged(),
+    );
+  }
+
+  /**
+   * Who leads, as observed in etcd whatever language it runs (`undefined` while nobody does).
+   * Replays the latest once known. Needs `observe` (the default).
+   */
+  get leader$(): Observable<LeaderInfo | undefined> {
+    return this.candidate.leader$;
+  }
+
+  /** The current snapshot, checked against the lease deadline at call time. */
+  get leadership(): Leadership {
+    return this.candidate.leadership;
+  }
+
+  /**
+   * True only while this node leads and its lease deadline has not passed, checked at call time:
+   * after a long pause (GC, SIGSTOP) it is false before anything else can run.
+   */
+  isLeader(): boolean {
+    return this.candidate.isLeader();
+  }
+
+  /** True while this node holds a live etcd session (lease), whatever its role. */
+  hasSession(): boolean {
+    return this.candidate.hasSession();
+  }
+
+  /** The current term's signal (aborts when leadership ends) while leading, else undefined. */
+  get signal(): AbortSignal | undefined {
+    return this.candidate.currentTerm()?.signal;
+  }
+
+  /** The current term (signal and fencing token) while leading, else undefined. */
+  currentTerm(): LeaderTerm | undefined {
+    return this.candidate.currentTerm();
+  }
+
+  /**
+   * The fencing token of the current term (leader key and its create revision, which only grows
+   * from leader to leader) while leading, else undefined.
+   */
+  fencingToken(): FencingToken | undefined {
+    return this.candidate.currentTerm()?.token;
+  }
+
+  /**
+   * An etcd3 transaction guarded by this term's fencing token: its `then` branch runs only if this
+   * node's key still leads with the same create revision. Throws `NotLeaderError` when not leading.
+   *
+   * @example
+   * ```ts
+   * const res = await election.guard().then(election.client.put('jobs/last').value(id)).commit();
+   * if (!res.succeeded) throw new Error('lost leadership: write refused');
+   * ```
+   */
+  guard(): ComparatorBuilder {
+    return this.candidate.guard();
+  }
+
+  /**
+   * Counters since start: terms won (`elected`) and ended (`lost`), session losses, and the last
+   * leader change this node observed (`lastHandover`). A snapshot.
+   */
+  get stats(): CandidateStats {
+    return { ...this.candidate.stats };
+  }
+
+  /**
+   * Steps down if leading (synchronously: the signal aborts, `@OnFollower` runs) and joins the
+   * queue again at the back. Resolves once the old key is gone.
+   */
+  resign(): Promise<void> {
+    return this.candidate.resign();
+  }
+
+  /**
+   * Replaces this node's value; while it leads, every observer sees the new value. Throws
+   * `NotLeaderError` if this node's key is no longer its own, `ValueTooLargeError` over etcd's
+   * request limit (nothing written).
+   */
+  proclaim(value: string): Promise<void> {
+    return this.candidate.proclaim(value);
+  }
+
+  /**
+   * Resolves with the snapshot once this node leads; rejects with `LeadershipTimeoutError` after
+   * `timeout` ms, with the signal's reason on abort, with `CandidateStoppedError` on shutdown.
+   */
+  waitForLeadership(options: { signal?: AbortSignal; timeout?: number } = {}): Promise<Leadership> {
+    return this.candidate.waitForLeadership(options);
+  }
+
+  /** The queue read from etcd now, leader first (every implementation alike). */
+  participants(): Promise<Participant[]> {
+    return this.candidate.participants();
+  }
+
+  /** The leader read from etcd now; undefined when nobody campaigns. */
+  leader(): Promise<LeaderInfo | undefined> {
+    return this.candidate.leader();
+  }
+
+  /** Starts campaigning without waiting for etcd. Idempotent; automatic unless `autoStart: false`. */
+  start(): void {
+    this.candidate.start();
+  }
+
+  /**
+   * Leaves the election for good: aborts the leader's signal, waits up to `shutdownTimeout` for
+   * leader work to settle, resigns and revokes the lease. Does not close the client (shutdown
+   * does). Idempotent; called on shutdown.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.candidate.stop({ drain: () => this.drain() });
+    return this.stopping;
+  }
+
+  /** @internal Campaigns unless `autoStart` is false. */
+  onApplicationBootstrap(): void {
+    if (this.autoStart) this.start();
+  }
+
+  /**
+   * @internal Steps down in the first shutdown phase, so that leader work stops (and a follower
+   * takes over) before the providers it uses are torn down.
+   */
+  async onModuleDestroy(): Promise<void> {
+    await this.stop();
+  }
+
+  /** @internal Closes the client if the module created it. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.stop();
+    this.closing ??= (async () => {
+      if (this.ownsClient) this.client.close();
+    })();
+    await this.closing;
+  }
+
+  /** @internal Registers an `@OnLeader` handler (the explorer does, at bootstrap). */
+  addLeaderHandler(handler: ElectionHandler<LeaderContext>): void {
+    this.leaderHandlers.push(handler);
+  }
+
+  /** @internal Registers an `@OnFollower` handler (the explorer does, at bootstrap). */
+  addFollowerHandler(handler: ElectionHandler<Leadership>): void {
+    this.followerHandlers.push(handler);
+  }
+
+  /**
+   * @internal Runs `fn` if this node leads now (checked against the lease deadline), inside the
+   * term's context (`currentLeaderSignal()`), and counts it as leader work until it settles.
+   * Returns undefined without calling `fn` otherwise.
+   */
+  runAsLeader<T>(label: string, fn: () => T): T | undefined {
+    const term = this.candidate.currentTerm();
+    if (!term) return undefined;
+    const result = runInTerm(this.name, term, fn);
+    if (isPromiseLike(result)) this.track(label, result);
+    return result;
+  }
+
+  private onLeadership(leadership: Leadership): void {
+    // Handlers may act on the election synchronously (resign …), which emits again from inside
+    // this call: queue transitions and apply them in order, one at a time.
+    const transition: Transition = { leadership };
+    this.transitions.push(transition);
+    const outermost = !this.dispatching;
+    this.dispatching = true;
+    try {
+      if (leadership.role === 'leader') transition.term = this.candidate.currentTerm();
+      if (!outermost) return;
+      for (let next = this.transitions.shift(); next; next = this.transitions.shift()) {
+        this.apply(next);
+      }
+    } finally {
+      if (outermost) this.dispatching = false;
+    }
+  }
+
+  private apply({ leadership: next, term }: Transition): void {
+    const previous = this.previous;
+    this.previous = next;
+    if (previous && this.worthLogging(previous, next)) this.logState(next);
+    const leaving = next.reason === 'stopping' || next.reason === 'stopped';
+    if (next.role === 'leader') {
+      if (previous?.role === 'leader' && previous.revision === next.revision) return;
+      this.settled = true;
+      if (term) {
+        const context: LeaderContext = { signal: term.signal, token: term.token, leadership: next };
+        for (const handler of this.leaderHandlers) this.invoke('@OnLeader', handler, context, true);
+      }
+    } else if (previous?.role === 'leader') {
+      if (!leaving) this.callFollowerHandlers(next);
+    } else if (!this.settled && !leaving && next.role === 'follower' && isOtherLeader(next)) {
+      this.settled = true;
+      this.callFollowerHandlers(next);
+    }
+  }
+
+  private callFollowerHandlers(leadership: Leadership): void {
+    for (const handler of this.followerHandlers) {
+      this.invoke('@OnFollower', handler, leadership, false);
+    }
+  }
+
+  private invoke<T>(
+    decorator: ElectionDecoratorName,
+    handler: ElectionHandler<T>,
+    arg: T,
+    isLeaderWork: boolean,
+  ): void {
+    const fail = (error: unknown) => {
+      this.logger.error(
+        handlerFailedMessage(this.name, decorator, handler.label, error),
+        error instanceof Error ? error.stack : undefined,
+      );
+    };
+    try {
+      const result = handler.call(arg);
+      if (!isPromiseLike(result)) return;
+      const settled = Promise.resolve(result).then(() => undefined, fail);
+      if (isLeaderWork) this.track(handler.label, settled);
+    } catch (error) {
+      fail(error);
+    }
+  }
+
+  private track(label: string, work: PromiseLike<unknown>): void {
+    const settled: Promise<void> = Promise.resolve(work).then(
+      () => undefined,
+      () => undefined,
+    );
+    this.work.set(settled, label);
+    void settled.then(() => this.work.delete(settled));
+  }
+
+  private async drain(): Promise<void> {
+    if (this.work.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>(resolve => {
+      timer = setTimeout(() => resolve(true), this.shutdownTimeout);
+    });
+    const late = await Promise.race([Promise.all(this.work.keys()).then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (late) {
+      this.logger.warn(
+        drainTimedOutMessage(this.name, this.shutdownTimeout, [...new Set(this.work.values())]),
+      );
+    }
+  }
+
+  /**
+   * One line per change of role or reason, and per new leader a follower learns of; not for the
+   * instants of a handover in which a follower knows no leader yet, or sees its own key lead
+   * just before it is elected.
+   */
+  private worthLogging(previous: Leadership, next: Leadership): boolean {
+    const changed = previous.role !== next.role || previous.reason !== next.reason;
+    if (next.role !== 'follower') return changed;
+    const other = isOtherLeader(next);
+    if (next.reason === 'leader-changed' && !other) return false;
+    return changed || (other && next.leader!.key !== this.loggedLeader);
+  }
+
+  private logState(leadership: Leadership): void {
+    this.loggedLeader = leadership.leader?.key;
+    if (leadership.role === 'disconnected' && leadership.reason !== 'stopped') {
+      this.logger.warn(stateChangedMessage(leadership, this.lastError));
+      return;
+    }
+    // Back in etcd with a session: the next etcd error starts a new streak and is logged.
+    if (leadership.lease !== undefined) this.errorLogged = false;
+    this.logger.log(stateChangedMessage(leadership));
+  }
+
+  private onError(error: unknown): void {
+    this.lastError = error;
+    if (this.errorLogged) return;
+    this.errorLogged = true;
+    this.logger.warn(etcdErrorMessage(this.name, error));
+  }
+}
+
+/** True when a leader is known and it is not this node. */
+function isOtherLeader(leadership: Leadership): boolean {
+  const { leader } = leadership;
+  if (!leader) return false;
+  if (leadership.key && leader.key === leadership.key) return false;
+  if (leadership.lease && leader.lease === leadership.lease) return false;
+  return true;
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}

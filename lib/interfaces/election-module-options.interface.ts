@@ -1,0 +1,83 @@
+import type {
+  InjectionToken,
+  ModuleMetadata,
+  OptionalFactoryDependency,
+  Type,
+} from '@nestjs/common';
+import type { Etcd3, IOptions } from 'etcd3';
+import type { CandidateOptions } from '../core/index.js';
+
+/**
+ * Options of one election, given to `ElectionModule.forRoot()` (or returned by the factory of
+ * `forRootAsync()`). Give exactly one of `etcd` and `client`. The engine settings (`ttl`,
+ * `margin`, `requestTimeout`, `backoff`, `observe`, `maxRequestBytes`) are documented on
+ * {@link CandidateOptions}.
+ */
+export interface ElectionModuleOptions extends Omit<CandidateOptions, 'value'> {
+  /**
+   * How to reach etcd (etcd3's options: `hosts`, `auth`, `credentials`, …). The module then creates
+   * its own client (no circuit breaker, gRPC keepalive pings) and closes it on shutdown.
+   */
+  etcd?: IOptions;
+  /** An existing etcd3 client to use instead of `etcd`; the module never closes it. */
+  client?: Etcd3;
+  /** The election name, shared with every other implementation (Go, etcdctl …) campaigning on it. */
+  election: string;
+  /**
+   * This node's proposal, proclaimed while it leads; any UTF-8 string.
+   * @default `${os.hostname()}-${process.pid}`
+   */
+  value?: string;
+  /**
+   * Campaign on `onApplicationBootstrap`. When false, call `ElectionService.start()` yourself.
+   * @default true
+   */
+  autoStart?: boolean;
+  /**
+   * Milliseconds that shutdown waits, after aborting the leader's signal, for running
+   * `@OnLeader` handlers and `@LeaderOnly` calls to settle before it resigns.
+   * @default 5000
+   */
+  shutdownTimeout?: number;
+  /**
+   * Make this the default election: the one the `ElectionService` class token, the guard and the
+   * decorators without a name use. At most one per application.
+   * @default true for the first election Nest registers (in import order), false for the others
+   */
+  default?: boolean;
+}
+
+/**
+ * What a `forRootAsync()` factory returns: {@link ElectionModuleOptions}, where `election` may be
+ * left out when it was given to `forRootAsync()` itself.
+ */
+export type ElectionModuleFactoryOptions = Omit<ElectionModuleOptions, 'election'> & {
+  election?: string;
+};
+
+/** A class that creates election options, for `forRootAsync({ useClass | useExisting })`. */
+export interface ElectionOptionsFactory {
+  /** Returns the options of the election. */
+  createElectionOptions(): ElectionModuleFactoryOptions | Promise<ElectionModuleFactoryOptions>;
+}
+
+/** Options of `ElectionModule.forRootAsync()`: give one of `useFactory`, `useClass`, `useExisting`. */
+export interface ElectionModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  /**
+   * The election name, known up front: registers the `@InjectElection(name)` token. Without it the
+   * election is reachable only as the default (`ElectionService`) and by decorators naming it.
+   */
+  election?: string;
+  /** Make this the default election; see {@link ElectionModuleOptions.default}. */
+  default?: boolean;
+  /** Returns the options; its arguments are the providers listed in `inject`. */
+  useFactory?: (
+    ...args: any[] // eslint-disable-line @typescript-eslint/no-explicit-any
+  ) => ElectionModuleFactoryOptions | Promise<ElectionModuleFactoryOptions>;
+  /** Providers passed to `useFactory`. */
+  inject?: Array<InjectionToken | OptionalFactoryDependency>;
+  /** A class the module instantiates to create the options. */
+  useClass?: Type<ElectionOptionsFactory>;
+  /** An existing provider (from `imports` or a global module) that creates the options. */
+  useExisting?: InjectionToken<ElectionOptionsFactory>;
+}

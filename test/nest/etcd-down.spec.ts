@@ -1,0 +1,78 @@
+import { Injectable } from '@nestjs/common';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ElectionModule, ElectionService, OnLeader, type LeaderContext } from '../../lib/index.js';
+import { delay, waitFor } from '../support/index.js';
+import { useEtcd } from '../support/use-etcd.js';
+import { Apps, CaptureLogger, now } from './nest-apps.js';
+
+const etcd = useEtcd();
+const logs = new CaptureLogger();
+const apps = new Apps(logs);
+afterEach(() => apps.closeAll());
+
+@Injectable()
+class Recorder {
+  readonly terms: LeaderContext[] = [];
+
+  @OnLeader()
+  lead(context: LeaderContext) {
+    this.terms.push(context);
+  }
+}
+
+describe('etcd unreachable at start-up', () => {
+  it('boots disconnected, logs one line per state change, and joins when etcd appears', async () => {
+    const election = `etcd-down-${process.pid}`;
+    const member = etcd().members[0];
+    await member.stop();
+    try {
+      const bootStarted = now();
+      const app = await apps.create({
+        imports: [
+          ElectionModule.forRoot({
+            etcd: { hosts: etcd().endpoints },
+            election,
+            value: 'patient',
+            ttl: 2,
+            requestTimeout: 1000,
+            backoff: { initial: 50, max: 300 },
+          }),
+        ],
+        providers: [Recorder],
+      });
+      expect(now() - bootStarted).toBeLessThan(1000);
+      const service = app.get(ElectionService);
+      await waitFor(() => service.leadership.reason === 'etcd-unreachable', {
+        timeout: 5000,
+        message: 'the role reported as disconnected',
+      });
+      expect(service.leadership.role).toBe('disconnected');
+      expect(service.isLeader()).toBe(false);
+      expect(service.hasSession()).toBe(false);
+
+      // An observation window in which the engine retries many times (backoff ≤ 300 ms).
+      await delay(1500);
+      const down = logs.election(`[${election}]`);
+      expect(down.map(l => l.level)).toEqual(['warn', 'warn']);
+      expect(down[0].message).toContain(`[${election}] etcd error, retrying with backoff`);
+      expect(down[1].message).toMatch(
+        new RegExp(`^\\[${election}\\] disconnected \\(etcd-unreachable\\): .+`),
+      );
+
+      await member.start();
+      const leadership = await service.waitForLeadership({ timeout: 10_000 });
+      expect(leadership).toMatchObject({ role: 'leader', reason: 'elected', value: 'patient' });
+      await waitFor(() => app.get(Recorder).terms.length === 1, {
+        timeout: 2000,
+        message: '@OnLeader called once',
+      });
+      const up = logs.election(`[${election}]`).slice(2);
+      expect(up.map(l => l.message)).toEqual([
+        expect.stringMatching(new RegExp(`^\\[${election}\\] follower \\(campaigning\\) lease=`)),
+        `[${election}] leader (elected) key=${leadership.key} token=${leadership.revision}`,
+      ]);
+    } finally {
+      await member.start();
+    }
+  });
+});
