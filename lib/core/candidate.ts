@@ -16,7 +16,7 @@ import {
   initialLeadership,
   transition,
 } from './leadership.js';
-import { sleep } from './rpc.js';
+import { sleep, untilAborted } from './rpc.js';
 import { Session, type SessionLossReason } from './session.js';
 
 /** Settings of a {@link Candidate}. */
@@ -136,6 +136,8 @@ export class Candidate {
   private running?: Promise<void>;
   private observing?: Promise<void>;
   private stopped?: Promise<void>;
+  /** Set when stop() begins: the loops keep this node's place but never campaign or lead again. */
+  private leaving = false;
   private leaderGoneAt?: { at: number; leader?: LeaderInfo };
   private lastObserved?: LeaderInfo;
 
@@ -218,7 +220,7 @@ export class Candidate {
    * joins it again at the back. Resolves once the old key is gone.
    */
   async resign(): Promise<void> {
-    if (this.stopController.signal.aborted) throw new CandidateStoppedError(this.election.name);
+    if (this.leaving) throw new CandidateStoppedError(this.election.name);
     const round = this.round;
     if (!round || round.signal.aborted) return;
     const done = new Promise<void>(resolve => this.resignWaiters.push(resolve));
@@ -317,21 +319,25 @@ export class Candidate {
   }
 
   /**
-   * Leaves the election for good: steps down at once (the term's signal aborts), awaits `drain`
-   * (bound it yourself), then resigns and revokes the lease, closing every stream and timer.
-   * Does not close the etcd client. Idempotent.
+   * Leaves the election for good: steps down at once (the term's signal aborts) and never leads
+   * again, but keeps its place in the queue while it awaits `drain` (bound it yourself), so no
+   * successor starts before the old leader's work is done; then resigns and revokes the lease,
+   * closing every stream and timer. Does not close the etcd client. Idempotent.
    */
   stop(options: { drain?: () => Promise<void> } = {}): Promise<void> {
     this.stopped ??= (async () => {
+      this.leaving = true;
       this.stepDown('stopping');
+      this.round?.abort();
       this.update({ reason: 'stopping' });
       if (options.drain) await options.drain().catch(error => this.errorStream.next(error));
-      // Leave the queue now rather than after the loops below unwind: the successor's wait ends
-      // one round trip after this. The lease is revoked once the session loop has closed.
+      // The successor waits on the resign alone: send it before anything else, and only then
+      // unwind the loops and revoke the lease, so that neither that CPU work nor a second write
+      // (which the successor's linearizable read would queue behind) slows the handover.
       const ticket = this.ticket;
-      const resigned = ticket && this.election.resign(ticket).catch(() => false);
+      if (ticket) await this.election.resign(ticket).catch(() => false);
       this.stopController.abort(new CandidateStoppedError(this.election.name));
-      await Promise.allSettled([this.running, this.observing, resigned]);
+      await Promise.allSettled([this.running, this.observing]);
       this.update({
         role: 'disconnected',
         reason: 'stopped',
@@ -397,6 +403,8 @@ export class Candidate {
     let failures = 0;
     for (;;) {
       signal.throwIfAborted();
+      // Draining for stop(): hold our place in the queue, neither campaign nor lead again.
+      if (this.leaving) await untilAborted(signal);
       const round = new AbortController();
       this.round = round;
       const roundSignal = AbortSignal.any([signal, round.signal]);
@@ -404,11 +412,10 @@ export class Candidate {
         const ticket = await this.election.campaign(session.leaseId, this.value, roundSignal);
         this.ticket = ticket;
         this.update({ key: ticket.key, revision: ticket.revision });
-        await this.election.waitForTurn(ticket, roundSignal, {
+        const own = await this.election.waitForTurn(ticket, roundSignal, {
           onWatchEvents: count => (this.stats.waitWatchEvents += count),
           onWake: () => this.stats.wakeups++,
         });
-        const own = await this.election.verify(ticket, roundSignal);
         if (!own.owned) {
           if (own.exists) throw new AbandonSession('key-overwritten');
           this.ticket = undefined;
@@ -422,6 +429,7 @@ export class Candidate {
         await this.holdLeadership(ticket, term, own.revision, roundSignal);
       } catch (error) {
         signal.throwIfAborted();
+        if (this.leaving) continue;
         if (round.signal.reason === RESIGN) {
           await this.completeResign(signal);
           continue;

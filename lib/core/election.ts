@@ -137,25 +137,45 @@ export class Election {
   }
 
   /**
-   * Resolves when no key with a lower create revision than ours is left. Waits on the
-   * predecessor only (the key just before ours), never on the whole prefix, so one leader
-   * change wakes exactly one waiter.
+   * Resolves when no key with a lower create revision than ours is left, with our own key as
+   * read at that same revision (the post-wait ownership check, see {@link verify}, at no extra
+   * round trip: both reads go in one read-only transaction). Waits on the predecessor only (the
+   * key just before ours), never on the whole prefix, so one leader change wakes exactly one
+   * waiter.
    */
-  async waitForTurn(ticket: Ticket, signal?: AbortSignal, hooks: WaitHooks = {}): Promise<void> {
+  async waitForTurn(
+    ticket: Ticket,
+    signal?: AbortSignal,
+    hooks: WaitHooks = {},
+  ): Promise<Ownership> {
+    const own = Buffer.from(ticket.key);
     for (;;) {
-      const res = await this.range(
-        {
-          key: this.prefixKey,
-          range_end: this.prefixEnd,
-          sort_target: 'Create',
-          sort_order: 'Descend',
-          limit: 1,
-          max_create_revision: previousRevision(ticket.revision),
-        },
+      const res = await this.request(
+        o =>
+          this.client.kv.txn(
+            {
+              success: [
+                {
+                  request_range: {
+                    key: this.prefixKey,
+                    range_end: this.prefixEnd,
+                    sort_target: 'Create',
+                    sort_order: 'Descend',
+                    limit: 1,
+                    max_create_revision: previousRevision(ticket.revision),
+                  },
+                },
+                { request_range: { key: own } },
+              ],
+            },
+            o,
+          ),
         signal,
       );
-      const predecessor = res.kvs[0];
-      if (!predecessor) return;
+      const predecessor = res.responses[0]?.response_range?.kvs[0];
+      if (!predecessor) {
+        return ownership(ticket, res.responses[1]?.response_range?.kvs[0], res.header.revision);
+      }
       await watch(
         this.client,
         { key: predecessor.key, startRevision: res.header.revision },
@@ -172,12 +192,7 @@ export class Election {
   /** Re-reads our key: it must still exist with our create revision and our lease. */
   async verify(ticket: Ticket, signal?: AbortSignal): Promise<Ownership> {
     const res = await this.range({ key: Buffer.from(ticket.key) }, signal);
-    const kv = res.kvs[0];
-    return {
-      owned: !!kv && kv.create_revision === ticket.revision && kv.lease === ticket.leaseId,
-      exists: !!kv,
-      revision: res.header.revision,
-    };
+    return ownership(ticket, res.kvs[0], res.header.revision);
   }
 
   /**
@@ -347,6 +362,10 @@ export class Election {
           },
           { signal, timeout: this.settings.requestTimeout },
         );
+        // The leader is gone. A candidate of this process waiting on the same key got the same
+        // deletion, maybe in the same read from the socket: let it read first, since its read
+        // decides who leads and ours only reports it.
+        await new Promise(resolve => setImmediate(resolve));
       } catch (error) {
         if (signal.aborted) return;
         options.onError?.(error);
@@ -392,4 +411,13 @@ export class Election {
       },
     );
   }
+}
+
+/** What `kv`, our key as read at `revision` (undefined: not found), says about our ownership. */
+function ownership(ticket: Ticket, kv: IKeyValue | undefined, revision: string): Ownership {
+  return {
+    owned: !!kv && kv.create_revision === ticket.revision && kv.lease === ticket.leaseId,
+    exists: !!kv,
+    revision,
+  };
 }

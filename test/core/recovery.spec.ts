@@ -59,3 +59,38 @@ describe('recovery from lost leases and keys', () => {
     expect((await a.candidate.participants()).map(p => p.value)).toEqual(['b', 'a']);
   });
 });
+
+describe('stopping', () => {
+  it('never leads again while draining, keeps its place until it resigns, then hands over', async () => {
+    const name = uniqueName('drain');
+    const a = start({ election: name, value: 'a' });
+    const first = await a.candidate.waitForLeadership({ timeout: 10_000 });
+    const b = start({ election: name, value: 'b' });
+    await queued(b);
+    const errors: unknown[] = [];
+    a.candidate.errors$.subscribe(error => errors.push(error));
+    let drained = false;
+    const stopping = a.candidate.stop({
+      drain: async () => {
+        // While the old leader's work winds down, its key still heads the queue: nobody leads.
+        await waitFor(() => a.history.some(l => l.reason === 'stopping'), {
+          timeout: 5000,
+          message: 'a stepping down',
+        });
+        const until = Date.now() + 1000;
+        await waitFor(() => Date.now() > until, { timeout: 2000, message: 'drain period' });
+        expect((await a.candidate.participants())[0]?.key).toBe(first.key);
+        expect(b.candidate.isLeader()).toBe(false);
+        drained = true;
+      },
+    });
+    expect(a.candidate.isLeader()).toBe(false);
+    await stopping;
+    expect(drained).toBe(true);
+    await b.candidate.waitForLeadership({ timeout: 10_000 });
+    expect(a.candidate.stats.elected).toBe(1);
+    expect(a.history.filter(l => l.role === 'leader')).toHaveLength(1);
+    expect(errors).toEqual([]);
+    await expect(a.candidate.resign()).rejects.toThrow(/stopped/);
+  });
+});
