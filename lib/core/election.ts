@@ -270,30 +270,13 @@ export class Election {
 
   /** The current leader, as Go's `Election.Leader()` reads it; undefined when nobody campaigns. */
   async leader(signal?: AbortSignal): Promise<LeaderInfo | undefined> {
-    const res = await this.range(
-      {
-        key: this.prefixKey,
-        range_end: this.prefixEnd,
-        sort_target: 'Create',
-        sort_order: 'Ascend',
-        limit: 1,
-      },
-      signal,
-    );
+    const res = await this.queue(signal, 1);
     return res.kvs[0] && this.toLeader(res.kvs[0]);
   }
 
   /** Every candidate in the queue, leader first, in campaign (create revision) order. */
   async participants(signal?: AbortSignal): Promise<Participant[]> {
-    const res = await this.range(
-      {
-        key: this.prefixKey,
-        range_end: this.prefixEnd,
-        sort_target: 'Create',
-        sort_order: 'Ascend',
-      },
-      signal,
-    );
+    const res = await this.queue(signal);
     return res.kvs.map((kv, index) => ({ ...this.toLeader(kv), leader: index === 0 }));
   }
 
@@ -317,16 +300,7 @@ export class Election {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        const res = await this.range(
-          {
-            key: this.prefixKey,
-            range_end: this.prefixEnd,
-            sort_target: 'Create',
-            sort_order: 'Ascend',
-            limit: 1,
-          },
-          signal,
-        );
+        const res = await this.queue(signal, 1);
         let kv: IKeyValue | undefined = res.kvs[0];
         let revision = res.header.revision;
         if (!kv) {
@@ -390,6 +364,20 @@ export class Election {
       revision: kv.create_revision,
       lease: leaseHexOfKey(this.prefix, key) ?? leaseIdHex(kv.lease),
     };
+  }
+
+  /** The queue (or its first `limit` keys) in campaign order: leader first. */
+  private queue(signal?: AbortSignal, limit?: number) {
+    return this.range(
+      {
+        key: this.prefixKey,
+        range_end: this.prefixEnd,
+        sort_target: 'Create',
+        sort_order: 'Ascend',
+        limit,
+      },
+      signal,
+    );
   }
 
   private range(req: IRangeRequest, signal?: AbortSignal) {
