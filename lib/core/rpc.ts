@@ -1,4 +1,5 @@
 import type { Etcd3, IEvent, IResponseHeader, IWatchResponse } from 'etcd3';
+import { systemClock } from './clock.js';
 import { WatchInterruptedError } from './errors.js';
 
 /** gRPC call options as etcd3's raw clients take them. */
@@ -6,35 +7,43 @@ export type CallOptions = NonNullable<Parameters<Etcd3['kv']['range']>[1]>;
 
 /** Monotonic milliseconds (CLOCK_MONOTONIC): immune to wall-clock jumps, comparable in-process. */
 export function monotonicNow(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
+  return systemClock.monotonic();
 }
 
 /** How long a unary request may take, and when to give up on it. */
 export interface RequestContext {
   /** Deadline of the request in milliseconds. */
   timeout: number;
-  /** Aborting gives up at once (the result, if any, is ignored). */
+  /** Aborting gives up at once (a result that still arrives goes to `dispose`). */
   signal?: AbortSignal;
 }
 
 /**
  * Runs one unary etcd request with a gRPC deadline, rejecting early with `signal.reason` when
- * the signal aborts. Every request the engine makes goes through here, so none can hang.
+ * the signal aborts. Every request the engine makes goes through here, so none can hang. What
+ * an abandoned request still creates (a stream, a lease) is handed to `dispose` when it arrives,
+ * so that nothing is left open in etcd or in this process.
  */
 export function request<T>(
   fn: (options: CallOptions) => Promise<T>,
   { timeout, signal }: RequestContext,
+  dispose?: (value: T) => void,
 ): Promise<T> {
   if (signal?.aborted) return Promise.reject(signal.reason);
   const pending = fn({ deadline: Date.now() + timeout });
   if (!signal) return pending;
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
+    let abandoned = false;
+    const onAbort = () => {
+      abandoned = true;
+      reject(signal.reason);
+    };
     signal.addEventListener('abort', onAbort, { once: true });
     pending.then(
       value => {
         signal.removeEventListener('abort', onAbort);
-        resolve(value);
+        if (abandoned) dispose?.(value);
+        else resolve(value);
       },
       (error: unknown) => {
         signal.removeEventListener('abort', onAbort);
@@ -42,6 +51,75 @@ export function request<T>(
       },
     );
   });
+}
+
+/** The two bidirectional streams the engine opens. */
+export type StreamService = 'Watch' | 'Lease';
+
+interface GrpcMetadata {
+  clone(): GrpcMetadata;
+  set(key: string, value: string): void;
+}
+
+interface ConnectionPool {
+  withConnection<T>(
+    service: StreamService,
+    fn: (connection: {
+      client: Record<string, (metadata: GrpcMetadata, options: object) => T>;
+      metadata: GrpcMetadata;
+    }) => T,
+  ): Promise<T>;
+}
+
+/** A gRPC duplex stream as the engine uses it. */
+export interface DuplexStream {
+  on(event: string, listener: (arg: never) => void): unknown;
+  write(message: unknown): unknown;
+  end(): void;
+  cancel(): void;
+}
+
+/**
+ * Opens a Watch or LeaseKeepAlive stream that asks for a member with a raft leader (etcd's
+ * `hasleader` metadata, Go's `WithRequireLeader`): a member cut off from its peers cancels it
+ * with "no leader" instead of holding it open and silent. A stream that arrives after `signal`
+ * aborted is closed at once.
+ */
+export function openStream<S extends DuplexStream>(
+  client: Etcd3,
+  service: StreamService,
+  context: RequestContext,
+): Promise<S> {
+  const pool = (client as unknown as { pool?: ConnectionPool }).pool;
+  const method = service === 'Watch' ? 'watch' : 'leaseKeepAlive';
+  // A cancelled or broken stream still emits 'error'; an unheard one would crash the process.
+  const heard = (stream: S): S => {
+    stream.on('error', () => undefined);
+    return stream;
+  };
+  const open = (): Promise<S> =>
+    pool
+      ? pool.withConnection(service, ({ client: grpc, metadata }) => {
+          const md = metadata.clone();
+          md.set('hasleader', 'true');
+          return heard(grpc[method](md, {}) as unknown as S);
+        })
+      : (
+          (service === 'Watch'
+            ? client.watchClient.watch()
+            : client.leaseClient.leaseKeepAlive()) as unknown as Promise<S>
+        ).then(heard);
+  return request(open, context, closeStream);
+}
+
+/** Half-closes and cancels a stream; safe on one that is already closed. */
+export function closeStream(stream: { end(): void; cancel(): void }): void {
+  try {
+    stream.end();
+    stream.cancel();
+  } catch {
+    // already closed
+  }
 }
 
 /** Waits `ms` milliseconds, or rejects with `signal.reason` as soon as the signal aborts. */
@@ -93,9 +171,7 @@ export async function watch(
   onEvents: WatchHandler,
   context: RequestContext,
 ): Promise<void> {
-  const stream = await request(() => client.watchClient.watch(), context);
-  // A cancelled or broken stream still emits 'error'; an unheard one would crash the process.
-  stream.on('error', () => undefined);
+  const stream = await openStream<DuplexStream>(client, 'Watch', context);
   const { signal } = context;
   return new Promise<void>((resolve, reject) => {
     let settled = false;
@@ -109,14 +185,7 @@ export async function watch(
       // millisecond of CPU, which would otherwise delay the request a woken waiter sends next.
       // Half-close first: a stream that is no longer writable is not reported to etcd3's
       // circuit breaker when the cancel below surfaces as a CANCELLED error.
-      setImmediate(() => {
-        try {
-          stream.end();
-          stream.cancel();
-        } catch {
-          // already closed
-        }
-      });
+      setImmediate(() => closeStream(stream));
     };
     const onAbort = () => finish(signal!.reason);
     if (signal?.aborted) return finish(signal.reason);

@@ -1,6 +1,15 @@
-import type { Etcd3, IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3';
+import type { Etcd3, ILeaseKeepAliveResponse } from 'etcd3';
+import {
+  type Clock,
+  type Instant,
+  instant,
+  later,
+  remaining,
+  systemClock,
+  timerDelay,
+} from './clock.js';
 import { leaseIdHex } from './keys.js';
-import { monotonicNow, request } from './rpc.js';
+import { type DuplexStream, closeStream, openStream, request, sleep } from './rpc.js';
 
 /** Why a session ended. */
 export type SessionLossReason =
@@ -19,19 +28,35 @@ export interface SessionOptions {
   margin: number;
   /** Deadline of each unary request in milliseconds. */
   requestTimeout: number;
-  /** Gives up on the lease grant. */
+  /** Gives up on the lease grant (a lease granted anyway is revoked when it arrives). */
   signal?: AbortSignal;
+  /** The clocks deadlines are judged by. @default systemClock */
+  clock?: Clock;
 }
+
+/** How {@link Session.close} revokes the lease. */
+export interface CloseOptions {
+  /**
+   * Keep trying until the revoke succeeds or the lease has certainly expired in etcd (recovery
+   * after a loss, where a stale key would block the queue); otherwise one attempt, bounded by
+   * the request timeout (shutdown, where every key was already deleted).
+   * @default false
+   */
+  persist?: boolean;
+}
+
+type KeepAliveStream = DuplexStream;
 
 /**
  * A lease kept alive every TTL/3, with a local deadline that never trusts etcd's side:
- * deadline = monotonic time at which the last acknowledged keepalive was SENT + TTL − margin.
- * etcd renews the lease when it receives the keepalive, which is after we sent it, so etcd
- * cannot expire the lease (and no other node can win with it gone) before our deadline.
+ * deadline = the time at which the last acknowledged keepalive was SENT + TTL − margin, on two
+ * clocks (see {@link Clock}). etcd renews the lease when it receives the keepalive, which is
+ * after we sent it, so etcd cannot expire the lease (and no other node can win with it gone)
+ * before our deadline — not even across a suspend, which the wall clock counts.
  *
  * Loss is reported synchronously to `onLost` listeners, whichever way it happens: the deadline
  * timer fires, a keepalive answer says the lease is gone, or {@link isAlive} notices at call
- * time that the deadline passed (a paused process whose timers have not run yet).
+ * time that the deadline passed (a paused or suspended process whose timers have not run yet).
  */
 export class Session {
   /** The lease id, as etcd3 hands it (decimal string of the int64). */
@@ -41,12 +66,14 @@ export class Session {
   /** The TTL etcd granted, in seconds (etcd may raise a too-small TTL to its minimum). */
   readonly ttl: number;
 
-  private deadlineAt: number;
+  private readonly clock: Clock;
+  private deadlineAt: Instant;
+  private lastSent: Instant;
   private lostReason?: SessionLossReason;
   private readonly listeners = new Set<(reason: SessionLossReason) => void>();
-  private stream?: IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
-  private opening = false;
-  private readonly pending: number[] = [];
+  private stream?: KeepAliveStream;
+  private opening?: AbortController;
+  private readonly pending: Instant[] = [];
   private keepaliveTimer?: NodeJS.Timeout;
   private deadlineTimer?: NodeJS.Timeout;
   private reopenTimer?: NodeJS.Timeout;
@@ -56,22 +83,25 @@ export class Session {
     private readonly client: Etcd3,
     leaseId: string,
     ttl: number,
-    grantSentAt: number,
+    grantSentAt: Instant,
     private readonly options: SessionOptions,
   ) {
     this.leaseId = leaseId;
     this.leaseHex = leaseIdHex(leaseId);
     this.ttl = ttl;
-    this.deadlineAt = grantSentAt + ttl * 1000 - options.margin;
+    this.clock = options.clock ?? systemClock;
+    this.lastSent = grantSentAt;
+    this.deadlineAt = later(grantSentAt, ttl * 1000 - options.margin);
   }
 
   /** Grants a lease and starts keeping it alive. */
   static async grant(client: Etcd3, options: SessionOptions): Promise<Session> {
-    const sentAt = monotonicNow();
-    const res = await request(o => client.leaseClient.leaseGrant({ TTL: options.ttl }, o), {
-      timeout: options.requestTimeout,
-      signal: options.signal,
-    });
+    const sentAt = instant(options.clock ?? systemClock);
+    const res = await request(
+      o => client.leaseClient.leaseGrant({ TTL: options.ttl }, o),
+      { timeout: options.requestTimeout, signal: options.signal },
+      late => void revokeLease(client, late.ID, options.requestTimeout),
+    );
     const session = new Session(client, res.ID, Number(res.TTL), sentAt, options);
     if (options.signal?.aborted) {
       await session.close();
@@ -81,8 +111,8 @@ export class Session {
     return session;
   }
 
-  /** Monotonic time (ms) until which this session is certainly alive, if not lost before. */
-  get deadline(): number {
+  /** The moment, on both clocks, until which this session is certainly alive if not lost before. */
+  get deadline(): Instant {
     return this.deadlineAt;
   }
 
@@ -92,12 +122,12 @@ export class Session {
   }
 
   /**
-   * True while the lease certainly exists. Checks the deadline at call time and, when it has
-   * passed, declares the loss right here, before returning false.
+   * True while the lease certainly exists. Checks the deadline on both clocks at call time and,
+   * when it has passed, declares the loss right here, before returning false.
    */
   isAlive(): boolean {
     if (this.lostReason) return false;
-    if (monotonicNow() >= this.deadlineAt) {
+    if (remaining(this.deadlineAt, this.clock) <= 0) {
       this.lose('expired');
       return false;
     }
@@ -118,23 +148,25 @@ export class Session {
   }
 
   /**
-   * Ends the session: stops the keepalives and revokes the lease (best effort: a lease that
-   * cannot be revoked expires on its own after its TTL), which deletes every key attached to
-   * it. Idempotent.
+   * Ends the session: stops the keepalives and revokes the lease, which deletes every key
+   * attached to it. A lease that cannot be revoked expires on its own after its TTL; with
+   * `persist` the revoke is retried until it succeeds or the lease has certainly expired.
+   * Idempotent (the first call's options count).
    */
-  close(): Promise<void> {
+  close(options: CloseOptions = {}): Promise<void> {
     this.lose('closed');
-    this.revoked ??= request(o => this.client.leaseClient.leaseRevoke({ ID: this.leaseId }, o), {
-      timeout: this.options.requestTimeout,
-    }).then(
-      () => undefined,
-      () => undefined,
-    );
+    this.revoked ??= options.persist
+      ? revokeLease(this.client, this.leaseId, this.options.requestTimeout, {
+          // etcd may extend a lease by up to a TTL when a new raft leader takes over.
+          until: later(this.lastSent, 2 * this.ttl * 1000 + this.options.requestTimeout),
+          clock: this.clock,
+        })
+      : revokeLease(this.client, this.leaseId, this.options.requestTimeout);
     return this.revoked;
   }
 
   private start(): void {
-    const interval = Math.max(50, (this.ttl * 1000) / 3);
+    const interval = timerDelay(Math.max(50, (this.ttl * 1000) / 3));
     this.keepaliveTimer = setInterval(() => this.sendKeepalive(), interval);
     this.armDeadline();
     void this.openStream();
@@ -142,26 +174,22 @@ export class Session {
 
   private async openStream(): Promise<void> {
     if (this.lostReason || this.opening || this.stream) return;
-    this.opening = true;
+    const opening = new AbortController();
+    this.opening = opening;
     try {
-      const stream = await request(() => this.client.leaseClient.leaseKeepAlive(), {
+      const stream = await openStream<KeepAliveStream>(this.client, 'Lease', {
         timeout: this.options.requestTimeout,
+        signal: opening.signal,
       });
-      // A cancelled or broken stream still emits 'error'; an unheard one would crash the process.
-      stream.on('error', () => undefined);
-      if (this.lostReason) {
-        closeStream(stream);
-        return;
-      }
       this.stream = stream;
-      stream.on('data', res => this.onAck(stream, res));
+      stream.on('data', (res: ILeaseKeepAliveResponse) => this.onAck(stream, res));
       stream.on('error', () => this.onStreamBroken(stream));
       stream.on('end', () => this.onStreamBroken(stream));
       this.sendKeepalive();
     } catch {
       this.scheduleReopen();
     } finally {
-      this.opening = false;
+      if (this.opening === opening) this.opening = undefined;
     }
   }
 
@@ -173,14 +201,13 @@ export class Session {
       void this.openStream();
       return;
     }
-    this.pending.push(monotonicNow());
+    const sentAt = instant(this.clock);
+    this.pending.push(sentAt);
+    this.lastSent = sentAt;
     this.stream.write({ ID: this.leaseId });
   }
 
-  private onAck(
-    stream: IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>,
-    res: ILeaseKeepAliveResponse,
-  ): void {
+  private onAck(stream: KeepAliveStream, res: ILeaseKeepAliveResponse): void {
     if (stream !== this.stream || this.lostReason) return;
     const sentAt = this.pending.shift();
     const ttl = Number(res.TTL);
@@ -189,14 +216,14 @@ export class Session {
       return;
     }
     if (sentAt === undefined) return;
-    const deadline = sentAt + ttl * 1000 - this.options.margin;
-    if (deadline > this.deadlineAt) {
+    const deadline = later(sentAt, ttl * 1000 - this.options.margin);
+    if (deadline.monotonic > this.deadlineAt.monotonic) {
       this.deadlineAt = deadline;
       this.armDeadline();
     }
   }
 
-  private onStreamBroken(stream: IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>) {
+  private onStreamBroken(stream: KeepAliveStream): void {
     if (stream !== this.stream) return;
     this.stream = undefined;
     this.pending.length = 0;
@@ -216,10 +243,13 @@ export class Session {
 
   private armDeadline(): void {
     clearTimeout(this.deadlineTimer);
-    const wait = Math.max(0, this.deadlineAt - monotonicNow());
-    this.deadlineTimer = setTimeout(() => {
-      if (this.isAlive()) this.armDeadline();
-    }, wait + 1);
+    // A timer may fire early (a deadline beyond what a timer holds): it just re-arms.
+    this.deadlineTimer = setTimeout(
+      () => {
+        if (this.isAlive()) this.armDeadline();
+      },
+      timerDelay(remaining(this.deadlineAt, this.clock) + 1),
+    );
   }
 
   private lose(reason: SessionLossReason): void {
@@ -228,6 +258,7 @@ export class Session {
     clearInterval(this.keepaliveTimer);
     clearTimeout(this.deadlineTimer);
     clearTimeout(this.reopenTimer);
+    this.opening?.abort();
     if (this.stream) closeStream(this.stream);
     this.stream = undefined;
     const listeners = [...this.listeners];
@@ -244,11 +275,25 @@ export class Session {
   }
 }
 
-function closeStream(stream: { end(): void; cancel(): void }): void {
-  try {
-    stream.end();
-    stream.cancel();
-  } catch {
-    // already closed
+/**
+ * Revokes lease `id`. Without `until`, one attempt; with it, retried with a short backoff until
+ * it succeeds, etcd says the lease is gone, or `until` has passed (the lease has certainly
+ * expired by then). Never rejects.
+ */
+export async function revokeLease(
+  client: Etcd3,
+  id: string,
+  timeout: number,
+  retry?: { until: Instant; clock: Clock },
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await request(o => client.leaseClient.leaseRevoke({ ID: id }, o), { timeout });
+      return;
+    } catch (error) {
+      if (/requested lease not found/.test(String((error as Error)?.message))) return;
+      if (!retry || remaining(retry.until, retry.clock) <= 0) return;
+    }
+    await sleep(Math.min(1000, 50 * 2 ** attempt));
   }
 }
