@@ -1,4 +1,4 @@
-import type { LeaderInfo, Leadership } from './core/index.js';
+import { type LeaderInfo, type Leadership, classifyEtcdError } from './core/index.js';
 
 /** Every user-facing message of the Nest layer, as functions. */
 
@@ -13,8 +13,91 @@ function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Where and how the library reaches etcd, for messages that tell what to check. */
+export interface EtcdTarget {
+  /** The hosts tried, as configured. */
+  hosts: string[];
+  /** The election's key prefix (`<name>/`). */
+  prefix: string;
+  /** The request timeout in milliseconds. */
+  requestTimeout: number;
+}
+
+/** The root cause an error from etcd3 or gRPC carries, in a few plain words. */
+function shortCause(error: unknown): string {
+  const text = describeError(error);
+  const code = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH|ETIMEDOUT)\b/.exec(
+    text,
+  );
+  if (code) {
+    const words: Record<string, string> = {
+      ECONNREFUSED: 'connection refused',
+      ENOTFOUND: 'host not found',
+      EAI_AGAIN: 'host name lookup failed',
+      ECONNRESET: 'connection reset',
+      EHOSTUNREACH: 'host unreachable',
+      ETIMEDOUT: 'connection timed out',
+    };
+    return words[code[1]];
+  }
+  const etcd = /etcdserver: ([^.;\n]+)/.exec(text);
+  if (etcd) return etcd[1];
+  return text
+    .replace(/^\d+ [A-Z_]+: /, '')
+    .replace(/\s+Resolution note:.*$/s, '')
+    .slice(0, 120);
+}
+
+/**
+ * One line that names the hosts tried, the cause in plain words, and what to check, for an
+ * error from etcd.
+ */
+export function etcdFailureMessage(error: unknown, target?: EtcdTarget): string {
+  const at = target ? `etcd at ${target.hosts.join(', ')}` : 'etcd';
+  switch (classifyEtcdError(error)) {
+    case 'unreachable':
+      return (
+        `${at} does not answer (${shortCause(error)}). ` +
+        `Check ETCD_HOSTS (the "etcd.hosts" option) and that etcd is running there.`
+      );
+    case 'timeout':
+      return (
+        `${at} did not answer within ${target?.requestTimeout ?? 'the request timeout'} ms. ` +
+        `Check that etcd is running and reachable there, and that the URL scheme matches ` +
+        `(https:// for an etcd serving TLS).`
+      );
+    case 'auth-failed':
+      return (
+        `${at} rejected the user name or password (${shortCause(error)}). ` +
+        `Check "etcd.auth" (username, password).`
+      );
+    case 'permission-denied':
+      return (
+        `${at} denies this user the election's keys (${shortCause(error)}). ` +
+        `Grant its role readwrite on the prefix: ` +
+        `etcdctl role grant-permission <role> --prefix=true readwrite '${target?.prefix ?? '<election>/'}'.`
+      );
+    case 'tls-rejected':
+      return (
+        `the TLS handshake with ${at} failed (${shortCause(error)}). ` +
+        `Check "etcd.credentials" (rootCertificate, client certificate and key) and the https:// URLs.`
+      );
+    case 'no-leader':
+      return (
+        `${at}: the member has no raft leader (cut off from its peers, or the cluster lost ` +
+        `quorum). Check the etcd cluster's health (etcdctl endpoint status --cluster).`
+      );
+    default:
+      return `${at}: ${describeError(error)}`;
+  }
+}
+
 /** The one line logged when the role, its reason, or (as follower) the known leader changes. */
-export function stateChangedMessage(leadership: Leadership, lastError?: unknown): string {
+export function stateChangedMessage(
+  leadership: Leadership,
+  lastError?: unknown,
+  target?: EtcdTarget,
+): string {
   const { election, role, reason } = leadership;
   const head = `[${election}] ${role} (${reason})`;
   if (role === 'leader') return `${head} key=${leadership.key} token=${leadership.revision}`;
@@ -23,13 +106,14 @@ export function stateChangedMessage(leadership: Leadership, lastError?: unknown)
     return `${head}${lease} leader=${describeLeader(leadership.leader)}`;
   }
   if (reason === 'stopped') return `${head} left the election`;
-  return lastError === undefined ? head : `${head}: ${describeError(lastError)}`;
+  if (reason === 'stopping' || reason === 'starting') return head;
+  return lastError === undefined ? head : `${head}: ${etcdFailureMessage(lastError, target)}`;
 }
 
 /** The first etcd error of a streak; the ones after it stay silent until the state changes. */
-export function etcdErrorMessage(election: string, error: unknown): string {
+export function etcdErrorMessage(election: string, error: unknown, target?: EtcdTarget): string {
   return (
-    `[${election}] etcd error, retrying with backoff: ${describeError(error)} ` +
+    `[${election}] etcd error, retrying: ${etcdFailureMessage(error, target)} ` +
     `(further errors are not logged until the state changes)`
   );
 }

@@ -20,6 +20,7 @@ import { ELECTION_LOGGER_CONTEXT } from './election.constants.js';
 import { runInTerm } from './election.context.js';
 import {
   type ElectionDecoratorName,
+  type EtcdTarget,
   drainTimedOutMessage,
   etcdErrorMessage,
   handlerFailedMessage,
@@ -76,6 +77,7 @@ export class ElectionService
   private settled = false;
   private lastError?: unknown;
   private errorLogged = false;
+  private readonly target: EtcdTarget;
   private stopping?: Promise<void>;
   private closing?: Promise<void>;
 
@@ -92,6 +94,11 @@ export class ElectionService
       if (this.ownsClient) this.client.close();
       throw error;
     }
+    this.target = {
+      hosts: hostsOf(options.etcd?.hosts ?? clientHosts(this.client)),
+      prefix: this.candidate.election.prefix,
+      requestTimeout: options.engine.requestTimeout,
+    };
     this.candidate.leadership$.subscribe(leadership => this.onLeadership(leadership));
     this.candidate.errors$.subscribe(error => this.onError(error));
   }
@@ -299,9 +306,15 @@ export class ElectionService
     if (next.role === 'leader') {
       if (previous?.role === 'leader' && previous.revision === next.revision) return;
       this.settled = true;
-      if (term) {
+      // A term that ended while this transition was queued (a handler resigned, the deadline
+      // passed) gets no @OnLeader call: its signal would already be aborted.
+      if (term && !term.signal.aborted) {
         const context: LeaderContext = { signal: term.signal, token: term.token, leadership: next };
-        for (const handler of this.leaderHandlers) this.invoke('@OnLeader', handler, context, true);
+        for (const handler of this.leaderHandlers) {
+          // A handler before this one may have ended the term (it resigned).
+          if (term.signal.aborted) break;
+          this.invoke('@OnLeader', handler, context, true);
+        }
       }
     } else if (previous?.role === 'leader') {
       if (!leaving) this.callFollowerHandlers(next);
@@ -378,20 +391,30 @@ export class ElectionService
 
   private logState(leadership: Leadership): void {
     this.loggedLeader = leadership.leader?.key;
-    if (leadership.role === 'disconnected' && leadership.reason !== 'stopped') {
-      this.logger.warn(stateChangedMessage(leadership, this.lastError));
+    const leaving = leadership.reason === 'stopping' || leadership.reason === 'stopped';
+    if (leadership.role === 'disconnected' && !leaving) {
+      // This line names the error that caused it: the error itself is not logged again.
+      if (this.lastError !== undefined) this.errorLogged = true;
+      this.logger.warn(stateChangedMessage(leadership, this.lastError, this.target));
       return;
     }
     // Back in etcd with a session: the next etcd error starts a new streak and is logged.
-    if (leadership.lease !== undefined) this.errorLogged = false;
+    if (leadership.lease !== undefined) {
+      this.errorLogged = false;
+      this.lastError = undefined;
+    }
     this.logger.log(stateChangedMessage(leadership));
   }
 
   private onError(error: unknown): void {
     this.lastError = error;
     if (this.errorLogged) return;
-    this.errorLogged = true;
-    this.logger.warn(etcdErrorMessage(this.name, error));
+    // The state change this error causes, if any, comes in the same tick and says it all.
+    queueMicrotask(() => {
+      if (this.errorLogged || this.lastError !== error) return;
+      this.errorLogged = true;
+      this.logger.warn(etcdErrorMessage(this.name, error, this.target));
+    });
   }
 }
 
@@ -410,4 +433,17 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
     value !== null &&
     typeof (value as { then?: unknown }).then === 'function'
   );
+}
+
+/** The hosts etcd3 was given, as a list. */
+function hostsOf(hosts: string | string[] | undefined): string[] {
+  if (hosts === undefined) return ['(unknown hosts)'];
+  return typeof hosts === 'string' ? [hosts] : hosts;
+}
+
+/** The hosts of a client the caller made, as etcd3's connection pool holds them. */
+function clientHosts(client: Etcd3): string[] | undefined {
+  const pool = (client as unknown as { pool?: { hosts?: Array<{ host?: unknown }> } }).pool;
+  const hosts = pool?.hosts?.map(h => h.host).filter((h): h is string => typeof h === 'string');
+  return hosts?.length ? hosts : undefined;
 }

@@ -1,6 +1,7 @@
 import type { ComparatorBuilder, Etcd3 } from 'etcd3';
 import { BehaviorSubject, type Observable, Subject, filter } from 'rxjs';
-import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
+import { type BackoffOptions, backoffDelay } from './backoff.js';
+import { type Clock, systemClock } from './clock.js';
 import {
   CandidateStoppedError,
   ElectionOptionsError,
@@ -8,6 +9,7 @@ import {
   LeadershipTimeoutError,
   NotLeaderError,
 } from './errors.js';
+import { type EtcdRefusal, refusalOf } from './etcd-errors.js';
 import { Election, type LeaderInfo, type Participant, type Ticket } from './election.js';
 import {
   type FencingToken,
@@ -16,44 +18,10 @@ import {
   initialLeadership,
   transition,
 } from './leadership.js';
+import { type CandidateOptions, resolveCandidateOptions } from './options.js';
 import { sleep, untilAborted } from './rpc.js';
+import { deadlineAware } from './term-signal.js';
 import { Session, type SessionLossReason } from './session.js';
-
-/** Settings of a {@link Candidate}. */
-export interface CandidateOptions {
-  /** The election name, shared with every implementation campaigning on it. */
-  election: string;
-  /** This node's proposal, proclaimed while it leads. Any UTF-8 string. */
-  value: string;
-  /**
-   * Lease TTL in seconds: how long a crashed leader blocks the election.
-   * @default 10
-   */
-  ttl?: number;
-  /**
-   * Milliseconds by which the local lease deadline precedes the last keepalive's send time +
-   * TTL. Covers clock-rate drift and timer lateness.
-   * @default max(1000, ttl * 1000 / 5)
-   */
-  margin?: number;
-  /**
-   * Deadline of each etcd request, in milliseconds.
-   * @default 5000
-   */
-  requestTimeout?: number;
-  /** Retry delays after failures. @default { initial: 100, max: 5000 } */
-  backoff?: Partial<BackoffOptions>;
-  /**
-   * Follow who leads (`leader$`, `Leadership.leader`) with etcd's observe loop.
-   * @default true
-   */
-  observe?: boolean;
-  /**
-   * Largest request etcd accepts: etcd's `--max-request-bytes`.
-   * @default 1572864
-   */
-  maxRequestBytes?: number;
-}
 
 /** Counters of one candidate since it started. */
 export interface CandidateStats {
@@ -95,9 +63,28 @@ interface ActiveTerm extends LeaderTerm {
   controller: AbortController;
 }
 
+interface ResignWaiter {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
 const RESIGN = Symbol('resign');
 
+/** Ends the session (the lease is revoked, our keys go with it), then recovery starts afresh. */
 class AbandonSession extends Error {}
+
+/** etcd refuses this node (auth, permission, TLS): no point retrying soon. */
+class Refused extends Error {
+  constructor(
+    readonly refusal: EtcdRefusal,
+    readonly error: unknown,
+  ) {
+    super(refusal);
+  }
+}
+
+/** The longest pause between attempts to reach an etcd that does not answer. */
+const PROBE_INTERVAL = 1000;
 
 /**
  * Keeps one node in one election for its whole life: session → campaign → wait → lead → lose →
@@ -121,9 +108,14 @@ export class Candidate {
   private readonly requestTimeout: number;
   private readonly backoff: BackoffOptions;
   private readonly observeLeader: boolean;
+  private readonly clock: Clock;
   private value: string;
 
+  /** The latest snapshot; `state` may lag behind it while emissions are queued. */
+  private current: Leadership;
   private readonly state: BehaviorSubject<Leadership>;
+  private readonly emissions: Leadership[] = [];
+  private emitting = false;
   private readonly leaderState = new BehaviorSubject<LeaderInfo | undefined | null>(null);
   private readonly errorStream = new Subject<unknown>();
   private readonly stopController = new AbortController();
@@ -132,7 +124,7 @@ export class Candidate {
   private round?: AbortController;
   private ticket?: Ticket;
   private term?: ActiveTerm;
-  private resignWaiters: Array<() => void> = [];
+  private resignWaiters: ResignWaiter[] = [];
   private running?: Promise<void>;
   private observing?: Promise<void>;
   private stopped?: Promise<void>;
@@ -151,16 +143,22 @@ export class Candidate {
     this.requestTimeout = resolved.requestTimeout;
     this.backoff = resolved.backoff;
     this.observeLeader = resolved.observe;
+    this.clock = options.clock ?? systemClock;
     this.value = options.value;
     this.election = new Election(client, options.election, {
       requestTimeout: this.requestTimeout,
       maxRequestBytes: resolved.maxRequestBytes,
     });
     this.election.checkValue(this.value);
-    this.state = new BehaviorSubject(initialLeadership(options.election, options.value));
+    this.current = initialLeadership(options.election, options.value);
+    this.state = new BehaviorSubject(this.current);
   }
 
-  /** Every change of this node's {@link Leadership}; replays the latest to new subscribers. */
+  /**
+   * Every change of this node's {@link Leadership}, in order (a change made from inside a
+   * subscriber is delivered to every subscriber after the one in progress); replays the latest
+   * to new subscribers.
+   */
   get leadership$(): Observable<Leadership> {
     return this.state.asObservable();
   }
@@ -178,7 +176,7 @@ export class Candidate {
   /** The current snapshot, checked against the lease deadline at call time. */
   get leadership(): Leadership {
     this.isLeader();
-    return this.state.value;
+    return this.current;
   }
 
   /** True while a session exists whose local deadline has not passed. */
@@ -187,8 +185,9 @@ export class Candidate {
   }
 
   /**
-   * True only while this node leads and its lease deadline has not passed, checked at call time:
-   * a process that was paused past its deadline sees false (and steps down) before anything else.
+   * True only while this node leads and its lease deadline has not passed, checked at call time
+   * on both clocks: a process that was paused or suspended past its deadline sees false (and
+   * steps down) before anything else.
    */
   isLeader(): boolean {
     if (!this.term) return false;
@@ -217,21 +216,28 @@ export class Candidate {
 
   /**
    * Steps down if leading (synchronously, before the key is deleted), leaves the queue and
-   * joins it again at the back. Resolves once the old key is gone.
+   * joins it again at the back. Resolves once the old key is gone (deleted, or its lease revoked
+   * or expired when etcd could not be asked to delete it); at once when this node holds no key.
+   * Rejects with {@link CandidateStoppedError} once stopping has begun.
    */
-  async resign(): Promise<void> {
-    if (this.leaving) throw new CandidateStoppedError(this.election.name);
-    const round = this.round;
-    if (!round || round.signal.aborted) return;
-    const done = new Promise<void>(resolve => this.resignWaiters.push(resolve));
+  resign(): Promise<void> {
+    if (this.leaving || this.stopController.signal.aborted) {
+      return Promise.reject(new CandidateStoppedError(this.election.name));
+    }
     this.stepDown('resigned');
-    round.abort(RESIGN);
+    if (!this.running || !this.session?.isAlive()) return Promise.resolve();
+    const done = new Promise<void>((resolve, reject) =>
+      this.resignWaiters.push({ resolve, reject }),
+    );
+    // The loop completes the resign wherever it is: waiting, leading, or pausing after an error.
+    this.round?.abort(RESIGN);
     return done;
   }
 
   /**
    * Replaces this node's value. While it holds a key, the key is rewritten (guarded by its create
-   * revision); if the key is no longer ours, throws {@link NotLeaderError}.
+   * revision); if the key is no longer ours, throws {@link NotLeaderError}. While a campaign is in
+   * flight, the value is written as soon as it lands, before this node can lead.
    */
   async proclaim(value: string): Promise<void> {
     if (this.stopController.signal.aborted) throw new CandidateStoppedError(this.election.name);
@@ -245,15 +251,7 @@ export class Candidate {
       const ok = await this.election.proclaim(ticket, value);
       if (!ok) throw new NotLeaderError(this.election.name, 'proclaim');
       if (this.term && this.term.token.revision === ticket.revision) {
-        this.update({
-          value,
-          leader: {
-            key: ticket.key,
-            value,
-            revision: ticket.revision,
-            lease: this.state.value.lease!,
-          },
-        });
+        this.update({ value, leader: this.ownLeaderInfo(ticket) });
         return;
       }
     }
@@ -278,7 +276,7 @@ export class Candidate {
         next: () => {
           if (this.isLeader()) {
             queueMicrotask(cleanup);
-            resolve(this.state.value);
+            resolve(this.current);
           }
         },
         complete: () => {
@@ -322,7 +320,8 @@ export class Candidate {
    * Leaves the election for good: steps down at once (the term's signal aborts) and never leads
    * again, but keeps its place in the queue while it awaits `drain` (bound it yourself), so no
    * successor starts before the old leader's work is done; then resigns and revokes the lease,
-   * closing every stream and timer. Does not close the etcd client. Idempotent.
+   * closing every stream and timer. Does not close the etcd client. Idempotent. A `resign()`
+   * still pending settles too.
    */
   stop(options: { drain?: () => Promise<void> } = {}): Promise<void> {
     this.stopped ??= (async () => {
@@ -338,6 +337,8 @@ export class Candidate {
       if (ticket) await this.election.resign(ticket).catch(() => false);
       this.stopController.abort(new CandidateStoppedError(this.election.name));
       await Promise.allSettled([this.running, this.observing]);
+      // Our key went with the resign above or with the lease revoked as the loop unwound.
+      for (const waiter of this.resignWaiters.splice(0)) waiter.resolve();
       this.update({
         role: 'disconnected',
         reason: 'stopped',
@@ -345,9 +346,7 @@ export class Candidate {
         lease: undefined,
         revision: undefined,
       });
-      this.state.complete();
-      this.leaderState.complete();
-      this.errorStream.complete();
+      this.flushAndComplete();
     })();
     return this.stopped;
   }
@@ -359,12 +358,14 @@ export class Candidate {
       const lifetime = new AbortController();
       const signal = AbortSignal.any([lifetime.signal, stop]);
       let session: Session | undefined;
+      let delay = 0;
       try {
         session = await Session.grant(this.client, {
           ttl: this.ttl,
           margin: this.margin,
           requestTimeout: this.requestTimeout,
           signal,
+          clock: this.clock,
         });
         failures = 0;
         this.session = session;
@@ -372,13 +373,25 @@ export class Candidate {
         current.onLost(reason => this.onSessionLost(current, reason, lifetime));
         this.update({ role: 'follower', reason: 'campaigning', lease: session.leaseHex });
         await this.campaignLoop(session, signal);
-      } catch (error) {
+      } catch (caught) {
         if (stop.aborted) break;
-        if (!lifetime.signal.aborted) {
+        if (!lifetime.signal.aborted && !(caught instanceof AbandonSession)) {
+          const refusal = caught instanceof Refused ? caught.refusal : refusalOf(caught);
+          const error = caught instanceof Refused ? caught.error : caught;
+          failures++;
           this.errorStream.next(error);
-          if (!session) {
-            failures++;
-            this.update({ role: 'disconnected', reason: 'etcd-unreachable', lease: undefined });
+          const gone = { key: undefined, revision: undefined, lease: undefined };
+          if (refusal) {
+            // etcd answers but refuses us: retry slowly, someone has to fix the set-up.
+            delay = Math.max(this.backoff.max, backoffDelay(failures - 1, this.backoff));
+            this.update({ role: 'disconnected', reason: refusal, ...gone });
+          } else if (!session) {
+            // etcd does not answer: probe at least every second, so that a node campaigns
+            // within a second of etcd answering again, however long the outage was.
+            delay = Math.min(PROBE_INTERVAL, backoffDelay(failures - 1, this.backoff));
+            this.update({ role: 'disconnected', reason: 'etcd-unreachable', ...gone });
+          } else {
+            delay = backoffDelay(failures - 1, this.backoff);
           }
         }
       } finally {
@@ -386,21 +399,30 @@ export class Candidate {
         if (session) await this.closeSession(session);
       }
       if (stop.aborted) break;
-      const delay = failures === 0 ? 0 : backoffDelay(failures - 1, this.backoff);
       await sleep(delay, stop).catch(() => undefined);
     }
   }
 
   private async closeSession(session: Session): Promise<void> {
     if (this.session === session) this.session = undefined;
-    // On shutdown (stop() has resigned already) revoke, awaited; on loss revoke best-effort,
-    // unawaited, so an unreachable etcd does not hold up recovery.
-    if (this.stopController.signal.aborted) await session.close();
-    else void session.close();
+    // A resign still pending completes with this session: its key goes with the lease.
+    const waiters = this.resignWaiters.splice(0);
+    if (this.stopController.signal.aborted) {
+      // On shutdown stop() has resigned already: one revoke, awaited.
+      await session.close();
+    } else {
+      // On loss, revoke until done or the lease has certainly expired (a stale key would block
+      // the queue), unawaited, so an unreachable etcd does not hold up recovery.
+      const revoked = session.close({ persist: true });
+      if (waiters.length) void revoked.then(() => waiters.forEach(waiter => waiter.resolve()));
+      return;
+    }
+    for (const waiter of waiters) waiter.resolve();
   }
 
   private async campaignLoop(session: Session, signal: AbortSignal): Promise<void> {
     let failures = 0;
+    const resetBackoff = () => (failures = 0);
     for (;;) {
       signal.throwIfAborted();
       // Draining for stop(): hold our place in the queue, neither campaign nor lead again.
@@ -408,13 +430,26 @@ export class Candidate {
       const round = new AbortController();
       this.round = round;
       const roundSignal = AbortSignal.any([signal, round.signal]);
+      let delay = 0;
       try {
+        if (this.resignWaiters.length) {
+          await this.completeResign(session, signal);
+          continue;
+        }
         const ticket = await this.election.campaign(session.leaseId, this.value, roundSignal);
         this.ticket = ticket;
-        this.update({ key: ticket.key, revision: ticket.revision });
+        // A proclaim() made while the campaign was in flight: write it before going further, so
+        // that what we report is what etcd holds.
+        while (ticket.value !== this.value) {
+          if (!(await this.election.proclaim(ticket, this.value, roundSignal))) {
+            throw new AbandonSession('key-overwritten');
+          }
+        }
+        this.update({ key: ticket.key, revision: ticket.revision, value: this.value });
         const own = await this.election.waitForTurn(ticket, roundSignal, {
           onWatchEvents: count => (this.stats.waitWatchEvents += count),
           onWake: () => this.stats.wakeups++,
+          onRead: resetBackoff,
         });
         if (!own.owned) {
           if (own.exists) throw new AbandonSession('key-overwritten');
@@ -426,38 +461,47 @@ export class Candidate {
         roundSignal.throwIfAborted();
         const term = this.becomeLeader(ticket);
         failures = 0;
-        await this.holdLeadership(ticket, term, own.revision, roundSignal);
+        await this.holdLeadership(ticket, term, own.revision, roundSignal, resetBackoff);
       } catch (error) {
         signal.throwIfAborted();
-        if (this.leaving) continue;
-        if (round.signal.reason === RESIGN) {
-          await this.completeResign(signal);
-          continue;
-        }
+        if (this.leaving || round.signal.reason === RESIGN) continue;
         if (error instanceof AbandonSession) throw error;
+        const refusal = refusalOf(error);
+        if (refusal) throw new Refused(refusal, error);
         this.errorStream.next(error);
-        await sleep(backoffDelay(failures++, this.backoff), signal);
+        delay = backoffDelay(failures++, this.backoff);
       } finally {
-        if (this.round === round) this.round = undefined;
+        if (this.round === round && delay === 0) this.round = undefined;
       }
+      // The pause after an error still listens to resign() (and the loop's end) through the round.
+      await sleep(delay, roundSignal).catch(() => signal.throwIfAborted());
+      if (this.round === round) this.round = undefined;
     }
   }
 
-  private async completeResign(signal: AbortSignal): Promise<void> {
+  private async completeResign(session: Session, signal: AbortSignal): Promise<void> {
     const ticket = this.ticket;
     this.ticket = undefined;
     this.update({ reason: 'resigned', key: undefined, revision: undefined });
-    let deleted = true;
-    if (ticket)
-      deleted = await this.election.resign(ticket, signal).then(
-        () => true,
-        () => false,
-      );
-    const waiters = this.resignWaiters;
-    this.resignWaiters = [];
-    for (const resolve of waiters) resolve();
-    // A key we could not delete would keep our old place: give up the lease instead.
-    if (!deleted) throw new AbandonSession('resign-failed');
+    const waiters = this.resignWaiters.splice(0);
+    let deleted: boolean;
+    try {
+      // A campaign abandoned in flight may have written our key without telling us its revision.
+      if (ticket) await this.election.resign(ticket, signal);
+      else await this.election.resignLease(session.leaseId, signal);
+      deleted = true;
+    } catch {
+      deleted = false;
+    }
+    if (deleted) {
+      for (const waiter of waiters) waiter.resolve();
+      return;
+    }
+    // A key we could not delete (or the session ended meanwhile) would keep our old place: give
+    // up the lease instead; the waiters settle once it is revoked or has expired.
+    this.resignWaiters.push(...waiters);
+    signal.throwIfAborted();
+    throw new AbandonSession('resign-failed');
   }
 
   private async holdLeadership(
@@ -465,6 +509,7 @@ export class Candidate {
     term: ActiveTerm,
     verifiedAt: string,
     roundSignal: AbortSignal,
+    onRead: () => void,
   ): Promise<void> {
     const signal = AbortSignal.any([roundSignal, term.signal]);
     let from: string | undefined = verifiedAt;
@@ -473,6 +518,8 @@ export class Candidate {
       try {
         if (from === undefined) {
           const own = await this.election.verify(ticket, signal);
+          failures = 0;
+          onRead();
           if (!own.owned) {
             const loss = own.exists ? 'key-overwritten' : 'key-deleted';
             this.stepDown(loss, { key: undefined, revision: undefined });
@@ -489,6 +536,11 @@ export class Candidate {
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         if (error instanceof AbandonSession) throw error;
+        const refusal = refusalOf(error);
+        if (refusal) {
+          this.stepDown(refusal);
+          throw new Refused(refusal, error);
+        }
         this.errorStream.next(error);
         from = undefined;
         await sleep(backoffDelay(failures++, this.backoff), signal);
@@ -500,7 +552,8 @@ export class Candidate {
     const controller = new AbortController();
     const term: ActiveTerm = {
       controller,
-      signal: controller.signal,
+      // Whoever reads the signal first after a pause past the deadline sees it aborted.
+      signal: deadlineAware(controller.signal, () => this.isLeader()),
       token: { key: ticket.key, revision: ticket.revision },
     };
     this.term = term;
@@ -510,14 +563,19 @@ export class Candidate {
       reason: 'elected',
       key: ticket.key,
       revision: ticket.revision,
-      leader: {
-        key: ticket.key,
-        value: this.value,
-        revision: ticket.revision,
-        lease: this.state.value.lease ?? '',
-      },
+      leader: this.ownLeaderInfo(ticket),
     });
     return term;
+  }
+
+  /** This node's key as observers see it in etcd. */
+  private ownLeaderInfo(ticket: Ticket): LeaderInfo {
+    return {
+      key: ticket.key,
+      value: ticket.value,
+      revision: ticket.revision,
+      lease: this.current.lease ?? '',
+    };
   }
 
   /**
@@ -568,85 +626,40 @@ export class Candidate {
   }
 
   private followerReason(): LeadershipReason {
-    const current = this.state.value;
+    const current = this.current;
     return current.role === 'follower' && current.leader ? 'leader-changed' : current.reason;
   }
 
+  /**
+   * Moves to the next snapshot and emits it. A change made while subscribers are being told of
+   * another (a handler that resigns from `@OnLeader`) is queued and emitted after it, so every
+   * subscriber sees every change in the order it happened.
+   */
   private update(patch: Partial<Leadership>): void {
     if (this.state.isStopped) return;
-    const next = transition(this.state.value, patch);
-    if (next !== this.state.value) this.state.next(next);
+    const next = transition(this.current, patch);
+    if (next === this.current) return;
+    this.current = next;
+    this.emissions.push(next);
+    if (this.emitting) return;
+    this.emitting = true;
+    try {
+      for (let item = this.emissions.shift(); item; item = this.emissions.shift()) {
+        this.state.next(item);
+      }
+    } finally {
+      this.emitting = false;
+    }
   }
-}
 
-/** The fully resolved settings of a candidate, after defaults and validation. */
-export interface ResolvedCandidateOptions {
-  ttl: number;
-  margin: number;
-  requestTimeout: number;
-  backoff: BackoffOptions;
-  observe: boolean;
-  maxRequestBytes: number;
-}
-
-/**
- * Applies defaults and validates; throws {@link ElectionOptionsError} naming the first bad field.
- */
-export function resolveCandidateOptions(options: CandidateOptions): ResolvedCandidateOptions {
-  const { election, value } = options;
-  if (typeof election !== 'string' || election.length === 0) {
-    throw new ElectionOptionsError('election', election, 'a non-empty string');
+  private flushAndComplete(): void {
+    if (!this.emitting) {
+      this.state.complete();
+    } else {
+      // Completing from inside an emission would cut the queued ones off.
+      queueMicrotask(() => this.state.complete());
+    }
+    this.leaderState.complete();
+    this.errorStream.complete();
   }
-  if (typeof value !== 'string') {
-    throw new ElectionOptionsError('value', value, 'a string (any UTF-8)');
-  }
-  const ttl = options.ttl ?? 10;
-  if (!Number.isInteger(ttl) || ttl < 1 || ttl > 9_000_000_000) {
-    throw new ElectionOptionsError('ttl', ttl, 'a whole number of seconds, at least 1');
-  }
-  const margin = options.margin ?? Math.max(1000, (ttl * 1000) / 5);
-  const keepaliveInterval = (ttl * 1000) / 3;
-  if (typeof margin !== 'number' || !(margin >= 0) || margin > ttl * 1000 - keepaliveInterval) {
-    throw new ElectionOptionsError(
-      'margin',
-      margin,
-      `milliseconds from 0 to ${Math.floor(ttl * 1000 - keepaliveInterval)} (TTL minus one keepalive interval) for ttl ${ttl}`,
-    );
-  }
-  const requestTimeout = options.requestTimeout ?? 5000;
-  if (typeof requestTimeout !== 'number' || !(requestTimeout > 0) || !isFinite(requestTimeout)) {
-    throw new ElectionOptionsError(
-      'requestTimeout',
-      requestTimeout,
-      'a positive number of milliseconds',
-    );
-  }
-  const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
-  if (typeof backoff.initial !== 'number' || !(backoff.initial > 0)) {
-    throw new ElectionOptionsError(
-      'backoff.initial',
-      backoff.initial,
-      'a positive number of milliseconds',
-    );
-  }
-  if (typeof backoff.max !== 'number' || !(backoff.max >= backoff.initial)) {
-    throw new ElectionOptionsError(
-      'backoff.max',
-      backoff.max,
-      `milliseconds, at least backoff.initial (${backoff.initial})`,
-    );
-  }
-  const observe = options.observe ?? true;
-  if (typeof observe !== 'boolean') {
-    throw new ElectionOptionsError('observe', observe, 'true or false');
-  }
-  const maxRequestBytes = options.maxRequestBytes ?? 1_572_864;
-  if (!Number.isInteger(maxRequestBytes) || maxRequestBytes < 1024) {
-    throw new ElectionOptionsError(
-      'maxRequestBytes',
-      maxRequestBytes,
-      'a whole number of bytes, at least 1024',
-    );
-  }
-  return { ttl, margin, requestTimeout, backoff, observe, maxRequestBytes };
 }

@@ -1,6 +1,6 @@
 import type { ComparatorBuilder, Etcd3, IKeyValue, IRangeRequest } from 'etcd3';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
-import { ValueTooLargeError } from './errors.js';
+import { NotLeaderError, ValueTooLargeError } from './errors.js';
 import {
   candidateKey,
   electionPrefix,
@@ -21,6 +21,8 @@ export interface Ticket {
   revision: string;
   /** The lease id (decimal string of the int64). */
   leaseId: string;
+  /** The value our key holds in etcd, as last written or read by us. */
+  value: string;
 }
 
 /** The leader as any observer sees it: the candidate key with the lowest create revision. */
@@ -55,6 +57,8 @@ export interface WaitHooks {
   onWatchEvents?(count: number): void;
   /** Called when the predecessor we waited on is deleted. */
   onWake?(): void;
+  /** Called after each successful read of the queue (etcd answers again). */
+  onRead?(): void;
 }
 
 /** What {@link Election.verify} found of our key. */
@@ -108,7 +112,7 @@ export class Election {
   /**
    * Joins the queue with the session's lease: `If(CreateRevision(key) == 0) Then Put(key, value,
    * lease) Else Get(key)`. If the key already exists (a retry), keeps its place and proclaims
-   * `value` when it differs.
+   * `value` when it differs; if that proclaim fails, resigns and fails the campaign, as Go does.
    */
   async campaign(leaseId: string, value: string, signal?: AbortSignal): Promise<Ticket> {
     this.checkValue(value, leaseId);
@@ -125,12 +129,16 @@ export class Election {
         ),
       signal,
     );
-    const ticket: Ticket = { key: key.toString(), revision: res.header.revision, leaseId };
+    const ticket: Ticket = { key: key.toString(), revision: res.header.revision, leaseId, value };
     if (!res.succeeded) {
       const existing = res.responses[0]?.response_range?.kvs[0];
       if (existing) {
         ticket.revision = existing.create_revision;
-        if (existing.value.toString() !== value) await this.proclaim(ticket, value, signal);
+        ticket.value = existing.value.toString();
+        if (ticket.value !== value && !(await this.proclaim(ticket, value, signal))) {
+          await this.resign(ticket, signal).catch(() => false);
+          throw new NotLeaderError(this.name, 'campaign (the key changed under us)');
+        }
       }
     }
     return ticket;
@@ -172,6 +180,7 @@ export class Election {
           ),
         signal,
       );
+      hooks.onRead?.();
       const predecessor = res.responses[0]?.response_range?.kvs[0];
       if (!predecessor) {
         return ownership(ticket, res.responses[1]?.response_range?.kvs[0], res.header.revision);
@@ -245,6 +254,7 @@ export class Election {
         ),
       signal,
     );
+    if (res.succeeded) ticket.value = value;
     return res.succeeded;
   }
 
@@ -259,6 +269,27 @@ export class Election {
         this.client.kv.txn(
           {
             compare: [{ key, target: 'Create', result: 'Equal', create_revision: ticket.revision }],
+            success: [{ request_delete_range: { key } }],
+          },
+          o,
+        ),
+      signal,
+    );
+    return res.succeeded;
+  }
+
+  /**
+   * Leaves the queue when our create revision is not known (a campaign abandoned in flight may
+   * still have written the key): `If(Lease(key) == ours) Then Delete(key)`. Only our lease writes
+   * `<name>/<lease hex>`, so this deletes our key and nothing else.
+   */
+  async resignLease(leaseId: string, signal?: AbortSignal): Promise<boolean> {
+    const key = Buffer.from(candidateKey(this.name, leaseId));
+    const res = await this.request(
+      o =>
+        this.client.kv.txn(
+          {
+            compare: [{ key, target: 'Lease', result: 'Equal', lease: leaseId }],
             success: [{ request_delete_range: { key } }],
           },
           o,

@@ -16,7 +16,10 @@ export type EtcdFailureKind =
   | 'other';
 
 /** The failures that retrying soon cannot cure: etcd refuses this node until someone acts. */
-export type EtcdRefusal = Extract<EtcdFailureKind, 'auth-failed' | 'permission-denied' | 'tls-rejected'>;
+export type EtcdRefusal = Extract<
+  EtcdFailureKind,
+  'auth-failed' | 'permission-denied' | 'tls-rejected'
+>;
 
 const PATTERNS: Array<[EtcdFailureKind, RegExp]> = [
   ['auth-failed', /authentication failed|invalid user ID or password|user name not found/i],
@@ -27,7 +30,10 @@ const PATTERNS: Array<[EtcdFailureKind, RegExp]> = [
   ],
   ['no-leader', /no leader/i],
   ['timeout', /DEADLINE_EXCEEDED|deadline exceeded|timed out|Waiting for LB pick/i],
-  ['unreachable', /UNAVAILABLE|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH|No connection established|Connection dropped/i],
+  [
+    'unreachable',
+    /UNAVAILABLE|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH|No connection established|Connection dropped/i,
+  ],
 ];
 
 /** Classifies an error from etcd3 or gRPC by its class name and message. */

@@ -1,9 +1,12 @@
 export * from './backoff.js';
 export * from './candidate.js';
 export * from './client.js';
+export * from './clock.js';
 export * from './election.js';
 export * from './errors.js';
+export * from './etcd-errors.js';
 export * from './keys.js';
 export * from './leadership.js';
+export * from './options.js';
 export { monotonicNow } from './rpc.js';
 export * from './session.js';

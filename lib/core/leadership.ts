@@ -6,7 +6,7 @@ export type Role =
   | 'leader'
   /** This node has a live session and waits in the queue (or is about to join it). */
   | 'follower'
-  /** This node has no session: etcd is unreachable, or the candidate has stopped. */
+  /** This node has no session: etcd is unreachable or refuses it, or the candidate has stopped. */
   | 'disconnected';
 
 /** Why the role is what it is: the event of the latest transition. */
@@ -21,6 +21,12 @@ export type LeadershipReason =
   | 'key-deleted'
   | 'key-overwritten'
   | 'leader-changed'
+  /** etcd rejected the user name or password. */
+  | 'auth-failed'
+  /** etcd's RBAC denies this user the election's keys. */
+  | 'permission-denied'
+  /** The TLS handshake with etcd failed. */
+  | 'tls-rejected'
   | 'stopping'
   | 'stopped';
 

@@ -52,11 +52,13 @@ describe('etcd unreachable at start-up', () => {
 
       // An observation window in which the engine retries many times (backoff ≤ 300 ms).
       await delay(1500);
+      // One line: the hosts tried, the cause in plain words, what to check.
       const down = logs.election(`[${election}]`);
-      expect(down.map(l => l.level)).toEqual(['warn', 'warn']);
-      expect(down[0].message).toContain(`[${election}] etcd error, retrying with backoff`);
-      expect(down[1].message).toMatch(
-        new RegExp(`^\\[${election}\\] disconnected \\(etcd-unreachable\\): .+`),
+      expect(down.map(l => l.level)).toEqual(['warn']);
+      expect(down[0].message).toBe(
+        `[${election}] disconnected (etcd-unreachable): etcd at ${etcd().endpoints.join(', ')} ` +
+          `does not answer (connection refused). ` +
+          `Check ETCD_HOSTS (the "etcd.hosts" option) and that etcd is running there.`,
       );
 
       await member.start();
@@ -66,7 +68,7 @@ describe('etcd unreachable at start-up', () => {
         timeout: 2000,
         message: '@OnLeader called once',
       });
-      const up = logs.election(`[${election}]`).slice(2);
+      const up = logs.election(`[${election}]`).slice(1);
       expect(up.map(l => l.message)).toEqual([
         expect.stringMatching(new RegExp(`^\\[${election}\\] follower \\(campaigning\\) lease=`)),
         `[${election}] leader (elected) key=${leadership.key} token=${leadership.revision}`,
@@ -74,5 +76,34 @@ describe('etcd unreachable at start-up', () => {
     } finally {
       await member.start();
     }
+  });
+
+  it('logs a dead host once: not again while retrying, not again on shutdown', async () => {
+    const election = `etcd-dead-${process.pid}`;
+    const dead = 'http://127.0.0.1:9'; // the discard port: nothing listens there
+    const app = await apps.create({
+      imports: [
+        ElectionModule.forRoot({
+          etcd: { hosts: dead },
+          election,
+          ttl: 2,
+          requestTimeout: 500,
+          backoff: { initial: 50, max: 200 },
+        }),
+      ],
+    });
+    const service = app.get(ElectionService);
+    await waitFor(() => service.leadership.reason === 'etcd-unreachable', {
+      timeout: 5000,
+      message: 'disconnected',
+    });
+    // Several retries go by (they are at most a second apart), then the app shuts down.
+    await delay(1200);
+    await app.close();
+    const lines = logs.election(`[${election}]`).filter(l => l.level !== 'log');
+    expect(lines.map(l => l.message)).toEqual([
+      `[${election}] disconnected (etcd-unreachable): etcd at ${dead} does not answer ` +
+        `(connection refused). Check ETCD_HOSTS (the "etcd.hosts" option) and that etcd is running there.`,
+    ]);
   });
 });

@@ -7,3 +7,4 @@ export * from './wait.js';
 export * from './processes.js';
 export * from './etcd.js';
 export * from './etcdctl-elect.js';
+export * from './metrics.js';
