@@ -15,6 +15,7 @@ import {
   type Leadership,
   type Participant,
   createEtcdClient,
+  refusalOf,
 } from './core/index.js';
 import { ELECTION_LOGGER_CONTEXT } from './election.constants.js';
 import { runInTerm } from './election.context.js';
@@ -408,7 +409,8 @@ export class ElectionService
 
   private onError(error: unknown): void {
     this.lastError = error;
-    if (this.errorLogged) return;
+    // A refusal always becomes a state (disconnected, with its reason), whose line names it.
+    if (this.errorLogged || refusalOf(error)) return;
     // The state change this error causes, if any, comes in the same tick and says it all.
     queueMicrotask(() => {
       if (this.errorLogged || this.lastError !== error) return;

@@ -371,7 +371,10 @@ export class Candidate {
         this.session = session;
         const current = session;
         current.onLost(reason => this.onSessionLost(current, reason, lifetime));
-        this.update({ role: 'follower', reason: 'campaigning', lease: session.leaseHex });
+        // After a refusal, stay as refused until the campaign shows etcd lets us in again.
+        if (!isRefusal(this.current.reason)) {
+          this.update({ role: 'follower', reason: 'campaigning', lease: session.leaseHex });
+        }
         await this.campaignLoop(session, signal);
       } catch (caught) {
         if (stop.aborted) break;
@@ -445,7 +448,13 @@ export class Candidate {
             throw new AbandonSession('key-overwritten');
           }
         }
-        this.update({ key: ticket.key, revision: ticket.revision, value: this.value });
+        this.update({
+          ...(isRefusal(this.current.reason) && { role: 'follower', reason: 'campaigning' }),
+          lease: session.leaseHex,
+          key: ticket.key,
+          revision: ticket.revision,
+          value: this.value,
+        });
         const own = await this.election.waitForTurn(ticket, roundSignal, {
           onWatchEvents: count => (this.stats.waitWatchEvents += count),
           onWake: () => this.stats.wakeups++,
@@ -662,4 +671,8 @@ export class Candidate {
     this.leaderState.complete();
     this.errorStream.complete();
   }
+}
+
+function isRefusal(reason: LeadershipReason): reason is EtcdRefusal {
+  return reason === 'auth-failed' || reason === 'permission-denied' || reason === 'tls-rejected';
 }

@@ -1,6 +1,7 @@
 import type { ComparatorBuilder, Etcd3, IKeyValue, IRangeRequest } from 'etcd3';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { NotLeaderError, ValueTooLargeError } from './errors.js';
+import { refusalOf } from './etcd-errors.js';
 import {
   candidateKey,
   electionPrefix,
@@ -374,7 +375,11 @@ export class Election {
       } catch (error) {
         if (signal.aborted) return;
         options.onError?.(error);
-        await sleep(backoffDelay(failures++, options.backoff), signal).catch(() => undefined);
+        // Refused (auth, permission, TLS): retrying soon cannot help, so retry slowly.
+        const pause = refusalOf(error)
+          ? Math.max(options.backoff.max, backoffDelay(failures++, options.backoff))
+          : backoffDelay(failures++, options.backoff);
+        await sleep(pause, signal).catch(() => undefined);
       }
     }
   }
