@@ -6,6 +6,7 @@ export {
   LeadershipTimeoutError,
   NotLeaderError,
   ValueTooLargeError,
+  WatchInterruptedError,
 } from './core/index.js';
 export type {
   BackoffOptions,
