@@ -76,10 +76,14 @@ describe('ElectionHealthIndicator', () => {
     });
 
     const follower = await startNode(election, 'follow');
-    await waitFor(async () => (await health(follower)).election.leader === 'lead', {
-      timeout: 5000,
-      message: 'the follower reports the leader',
-    });
+    // The observed leader may be known a moment before this node's own lease is granted.
+    await waitFor(
+      async () => {
+        const now = await health(follower);
+        return now.election.leader === 'lead' && now.status === 200;
+      },
+      { timeout: 5000, message: 'the follower reports the leader, with a session' },
+    );
     expect(await health(follower)).toMatchObject({
       status: 200,
       election: { status: 'up', role: 'follower' },
