@@ -1,4 +1,12 @@
-import type { ComparatorBuilder, Etcd3, IKeyValue, IRangeRequest } from 'etcd3';
+import type {
+  ComparatorBuilder,
+  Etcd3,
+  IKeyValue,
+  IRangeRequest,
+  IRangeResponse,
+  ITxnRequest,
+  ITxnResponse,
+} from 'etcd3';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { NotLeaderError, ValueTooLargeError } from './errors.js';
 import { refusalOf } from './etcd-errors.js';
@@ -12,7 +20,7 @@ import {
   previousRevision,
 } from './keys.js';
 import { sameLeader } from './leadership.js';
-import { monotonicNow, request, sleep, watch } from './rpc.js';
+import { monotonicNow, sleep, unary, watch } from './rpc.js';
 
 /** A node's place in the queue: its key, the key's create revision, and the lease it is bound to. */
 export interface Ticket {
@@ -119,15 +127,12 @@ export class Election {
     this.checkValue(value, leaseId);
     const key = Buffer.from(candidateKey(this.name, leaseId));
     const res = await this.request(
-      o =>
-        this.client.kv.txn(
-          {
-            compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }],
-            success: [{ request_put: { key, value: Buffer.from(value), lease: leaseId } }],
-            failure: [{ request_range: { key } }],
-          },
-          o,
-        ),
+      'txn',
+      {
+        compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }],
+        success: [{ request_put: { key, value: Buffer.from(value), lease: leaseId } }],
+        failure: [{ request_range: { key } }],
+      },
       signal,
     );
     const ticket: Ticket = { key: key.toString(), revision: res.header.revision, leaseId, value };
@@ -160,25 +165,22 @@ export class Election {
     const own = Buffer.from(ticket.key);
     for (;;) {
       const res = await this.request(
-        o =>
-          this.client.kv.txn(
+        'txn',
+        {
+          success: [
             {
-              success: [
-                {
-                  request_range: {
-                    key: this.prefixKey,
-                    range_end: this.prefixEnd,
-                    sort_target: 'Create',
-                    sort_order: 'Descend',
-                    limit: 1,
-                    max_create_revision: previousRevision(ticket.revision),
-                  },
-                },
-                { request_range: { key: own } },
-              ],
+              request_range: {
+                key: this.prefixKey,
+                range_end: this.prefixEnd,
+                sort_target: 'Create',
+                sort_order: 'Descend',
+                limit: 1,
+                max_create_revision: previousRevision(ticket.revision),
+              },
             },
-            o,
-          ),
+            { request_range: { key: own } },
+          ],
+        },
         signal,
       );
       hooks.onRead?.();
@@ -245,14 +247,11 @@ export class Election {
     this.checkValue(value, ticket.leaseId);
     const key = Buffer.from(ticket.key);
     const res = await this.request(
-      o =>
-        this.client.kv.txn(
-          {
-            compare: [{ key, target: 'Create', result: 'Equal', create_revision: ticket.revision }],
-            success: [{ request_put: { key, value: Buffer.from(value), lease: ticket.leaseId } }],
-          },
-          o,
-        ),
+      'txn',
+      {
+        compare: [{ key, target: 'Create', result: 'Equal', create_revision: ticket.revision }],
+        success: [{ request_put: { key, value: Buffer.from(value), lease: ticket.leaseId } }],
+      },
       signal,
     );
     if (res.succeeded) ticket.value = value;
@@ -266,14 +265,11 @@ export class Election {
   async resign(ticket: Ticket, signal?: AbortSignal): Promise<boolean> {
     const key = Buffer.from(ticket.key);
     const res = await this.request(
-      o =>
-        this.client.kv.txn(
-          {
-            compare: [{ key, target: 'Create', result: 'Equal', create_revision: ticket.revision }],
-            success: [{ request_delete_range: { key } }],
-          },
-          o,
-        ),
+      'txn',
+      {
+        compare: [{ key, target: 'Create', result: 'Equal', create_revision: ticket.revision }],
+        success: [{ request_delete_range: { key } }],
+      },
       signal,
     );
     return res.succeeded;
@@ -287,14 +283,11 @@ export class Election {
   async resignLease(leaseId: string, signal?: AbortSignal): Promise<boolean> {
     const key = Buffer.from(candidateKey(this.name, leaseId));
     const res = await this.request(
-      o =>
-        this.client.kv.txn(
-          {
-            compare: [{ key, target: 'Lease', result: 'Equal', lease: leaseId }],
-            success: [{ request_delete_range: { key } }],
-          },
-          o,
-        ),
+      'txn',
+      {
+        compare: [{ key, target: 'Lease', result: 'Equal', lease: leaseId }],
+        success: [{ request_delete_range: { key } }],
+      },
       signal,
     );
     return res.succeeded;
@@ -417,23 +410,26 @@ export class Election {
   }
 
   private range(req: IRangeRequest, signal?: AbortSignal) {
-    return this.request(o => this.client.kv.range(req, o), signal);
+    return this.request<IRangeResponse>('range', req, signal);
   }
 
-  private request<T>(fn: Parameters<typeof request<T>>[0], signal?: AbortSignal): Promise<T> {
-    return request(fn, { timeout: this.settings.requestTimeout, signal }).catch(
-      (error: unknown) => {
-        // Our own limit normally stops an oversized value first; this covers an etcd configured
-        // with a smaller --max-request-bytes than we were told.
-        if (
-          error instanceof Error &&
-          /request is too large|message larger than max/.test(error.message)
-        ) {
-          throw new ValueTooLargeError(NaN, this.settings.maxRequestBytes);
-        }
-        throw error;
-      },
-    );
+  private request<T = ITxnResponse>(
+    method: 'txn' | 'range',
+    payload: ITxnRequest | IRangeRequest,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const context = { timeout: this.settings.requestTimeout, signal };
+    return unary<T>(this.client, 'KV', method, payload, context).catch((error: unknown) => {
+      // Our own limit normally stops an oversized value first; this covers an etcd configured
+      // with a smaller --max-request-bytes than we were told.
+      if (
+        error instanceof Error &&
+        /request is too large|message larger than max/.test(error.message)
+      ) {
+        throw new ValueTooLargeError(NaN, this.settings.maxRequestBytes);
+      }
+      throw error;
+    });
   }
 }
 

@@ -25,8 +25,9 @@ export interface CandidateOptions {
    */
   margin?: number;
   /**
-   * Deadline of each etcd request, in milliseconds.
-   * @default 5000
+   * Time budget of each etcd request, in milliseconds, over every member it is tried on (with
+   * several members, an attempt that stalls moves on after a third of it).
+   * @default half the TTL, from 1000 to 5000
    */
   requestTimeout?: number;
   /** Retry delays after failures. @default { initial: 100, max: 5000 } */
@@ -60,6 +61,11 @@ export function defaultMargin(ttl: number): number {
   return Math.min(Math.max(1000, (ttl * 1000) / 5), (ttl * 1000) / 2);
 }
 
+/** The default request budget for `ttl`: half of it, from 1 s to 5 s, so a retry fits the TTL. */
+export function defaultRequestTimeout(ttl: number): number {
+  return Math.min(5000, Math.max(1000, (ttl * 1000) / 2));
+}
+
 /**
  * Applies defaults and validates; throws {@link ElectionOptionsError} naming the first bad field.
  */
@@ -88,7 +94,7 @@ export function resolveCandidateOptions(options: CandidateOptions): ResolvedCand
       `milliseconds from 0 to ${Math.floor(ttl * 1000 - keepaliveInterval)} (TTL minus one keepalive interval) for ttl ${ttl}`,
     );
   }
-  const requestTimeout = options.requestTimeout ?? 5000;
+  const requestTimeout = options.requestTimeout ?? defaultRequestTimeout(ttl);
   if (typeof requestTimeout !== 'number' || !(requestTimeout > 0) || !isFinite(requestTimeout)) {
     throw new ElectionOptionsError(
       'requestTimeout',

@@ -1,6 +1,8 @@
 import type { Etcd3, IEvent, IResponseHeader, IWatchResponse } from 'etcd3';
 import { systemClock } from './clock.js';
 import { WatchInterruptedError } from './errors.js';
+import { classifyEtcdError } from './etcd-errors.js';
+import { type Member, type Service, Transport } from './transport.js';
 
 /** gRPC call options as etcd3's raw clients take them. */
 export type CallOptions = NonNullable<Parameters<Etcd3['kv']['range']>[1]>;
@@ -53,24 +55,6 @@ export function request<T>(
   });
 }
 
-/** The two bidirectional streams the engine opens. */
-export type StreamService = 'Watch' | 'Lease';
-
-interface GrpcMetadata {
-  clone(): GrpcMetadata;
-  set(key: string, value: string): void;
-}
-
-interface ConnectionPool {
-  withConnection<T>(
-    service: StreamService,
-    fn: (connection: {
-      client: Record<string, (metadata: GrpcMetadata, options: object) => T>;
-      metadata: GrpcMetadata;
-    }) => T,
-  ): Promise<T>;
-}
-
 /** A gRPC duplex stream as the engine uses it. */
 export interface DuplexStream {
   on(event: string, listener: (arg: never) => void): unknown;
@@ -79,37 +63,72 @@ export interface DuplexStream {
   cancel(): void;
 }
 
+/** An open stream and the member it runs on (unknown without a {@link Transport}). */
+export interface OpenStream<S> {
+  stream: S;
+  member?: Member;
+}
+
 /**
- * Opens a Watch or LeaseKeepAlive stream that asks for a member with a raft leader (etcd's
- * `hasleader` metadata, Go's `WithRequireLeader`): a member cut off from its peers cancels it
- * with "no leader" instead of holding it open and silent. A stream that arrives after `signal`
- * aborted is closed at once.
+ * Opens a Watch or LeaseKeepAlive stream on the client's current member, asking for a member
+ * with a raft leader (see {@link Transport.stream}). A stream that arrives after `signal` aborted
+ * is closed at once.
  */
 export function openStream<S extends DuplexStream>(
   client: Etcd3,
-  service: StreamService,
+  service: 'Watch' | 'Lease',
   context: RequestContext,
-): Promise<S> {
-  const pool = (client as unknown as { pool?: ConnectionPool }).pool;
-  const method = service === 'Watch' ? 'watch' : 'leaseKeepAlive';
+): Promise<OpenStream<S>> {
+  const transport = Transport.of(client);
   // A cancelled or broken stream still emits 'error'; an unheard one would crash the process.
-  const heard = (stream: S): S => {
-    stream.on('error', () => undefined);
-    return stream;
+  const heard = (open: OpenStream<S>): OpenStream<S> => {
+    open.stream.on('error', () => undefined);
+    return open;
   };
-  const open = (): Promise<S> =>
-    pool
-      ? pool.withConnection(service, ({ client: grpc, metadata }) => {
-          const md = metadata.clone();
-          md.set('hasleader', 'true');
-          return heard(grpc[method](md, {}) as unknown as S);
-        })
+  const open = (): Promise<OpenStream<S>> =>
+    transport
+      ? transport.stream<S>(service).then(heard)
       : (
           (service === 'Watch'
             ? client.watchClient.watch()
             : client.leaseClient.leaseKeepAlive()) as unknown as Promise<S>
-        ).then(heard);
-  return request(open, context, closeStream);
+        ).then(stream => heard({ stream }));
+  return request(open, context, ({ stream }) => closeStream(stream));
+}
+
+/** The etcd3 sub-client of each service, for clients without a {@link Transport}. */
+const FALLBACK = { KV: 'kv', Lease: 'leaseClient', Watch: 'watchClient' } as const;
+
+/**
+ * One unary etcd call with a time budget, through the client's {@link Transport} (failover to
+ * another member) when it has one. What an abandoned call still creates goes to `dispose`.
+ */
+export function unary<T>(
+  client: Etcd3,
+  service: Service,
+  method: string,
+  payload: unknown,
+  context: RequestContext,
+  dispose?: (value: T) => void,
+): Promise<T> {
+  const transport = Transport.of(client);
+  if (!transport) {
+    const sub = client[FALLBACK[service]] as unknown as Record<
+      string,
+      (payload: unknown, options: CallOptions) => Promise<T>
+    >;
+    return request(o => sub[method](payload, o), context, dispose);
+  }
+  // With something to dispose of, the call itself is not cancelled on abort: its result is
+  // awaited in the background and handed over.
+  if (dispose) {
+    return request(
+      () => transport.unary<T>(service, method, payload, { timeout: context.timeout }),
+      context,
+      dispose,
+    );
+  }
+  return transport.unary<T>(service, method, payload, context);
 }
 
 /** Half-closes and cancels a stream; safe on one that is already closed. */
@@ -171,13 +190,19 @@ export async function watch(
   onEvents: WatchHandler,
   context: RequestContext,
 ): Promise<void> {
-  const stream = await openStream<DuplexStream>(client, 'Watch', context);
+  const { stream, member } = await openStream<DuplexStream>(client, 'Watch', context);
   const { signal } = context;
+  const transport = Transport.of(client);
   return new Promise<void>((resolve, reject) => {
     let settled = false;
+    // The member was left (it stopped answering, lost its leader …): re-read elsewhere.
+    const stopListening = transport?.onAbandon((left, why) => {
+      if (left === member) finish(new WatchInterruptedError(`member ${left.host} left (${why})`));
+    });
     const finish = (error?: unknown) => {
       if (settled) return;
       settled = true;
+      stopListening?.();
       signal?.removeEventListener('abort', onAbort);
       if (error === undefined) resolve();
       else reject(error);
@@ -213,7 +238,14 @@ export async function watch(
       }
       if (done) finish();
     });
-    stream.on('error', (error: Error) => finish(new WatchInterruptedError(error.message)));
+    stream.on('error', (error: Error) => {
+      if (settled) return;
+      const kind = classifyEtcdError(error);
+      if (member && (kind === 'unreachable' || kind === 'no-leader')) {
+        transport?.abandon(member, `watch: ${kind}`);
+      }
+      finish(new WatchInterruptedError(error.message));
+    });
     stream.on('end', () => finish(new WatchInterruptedError('stream ended')));
     stream.write({
       create_request: {

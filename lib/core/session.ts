@@ -8,8 +8,10 @@ import {
   systemClock,
   timerDelay,
 } from './clock.js';
+import { classifyEtcdError } from './etcd-errors.js';
 import { leaseIdHex } from './keys.js';
-import { type DuplexStream, closeStream, openStream, request, sleep } from './rpc.js';
+import { type DuplexStream, closeStream, openStream, sleep, unary } from './rpc.js';
+import { type Member, Transport } from './transport.js';
 
 /** Why a session ended. */
 export type SessionLossReason =
@@ -72,7 +74,11 @@ export class Session {
   private lostReason?: SessionLossReason;
   private readonly listeners = new Set<(reason: SessionLossReason) => void>();
   private stream?: KeepAliveStream;
+  private streamMember?: Member;
   private opening?: AbortController;
+  private ackTimer?: NodeJS.Timeout;
+  private readonly transport?: Transport;
+  private stopListening?: () => void;
   private readonly pending: Instant[] = [];
   private keepaliveTimer?: NodeJS.Timeout;
   private deadlineTimer?: NodeJS.Timeout;
@@ -92,13 +98,25 @@ export class Session {
     this.clock = options.clock ?? systemClock;
     this.lastSent = grantSentAt;
     this.deadlineAt = later(grantSentAt, ttl * 1000 - options.margin);
+    this.transport = Transport.of(client);
+  }
+
+  /**
+   * How long an acknowledgement may take before the stream counts as stuck and moves to another
+   * member: a tenth of the TTL, from 200 ms to 1 s — well before the deadline.
+   */
+  get ackPatience(): number {
+    return Math.min(1000, Math.max(200, (this.ttl * 1000) / 10));
   }
 
   /** Grants a lease and starts keeping it alive. */
   static async grant(client: Etcd3, options: SessionOptions): Promise<Session> {
     const sentAt = instant(options.clock ?? systemClock);
-    const res = await request(
-      o => client.leaseClient.leaseGrant({ TTL: options.ttl }, o),
+    const res = await unary<{ ID: string; TTL: string }>(
+      client,
+      'Lease',
+      'leaseGrant',
+      { TTL: options.ttl },
       { timeout: options.requestTimeout, signal: options.signal },
       late => void revokeLease(client, late.ID, options.requestTimeout),
     );
@@ -169,6 +187,10 @@ export class Session {
     const interval = timerDelay(Math.max(50, (this.ttl * 1000) / 3));
     this.keepaliveTimer = setInterval(() => this.sendKeepalive(), interval);
     this.armDeadline();
+    // Another user of the client found our member failing: move with it at once.
+    this.stopListening = this.transport?.onAbandon(member => {
+      if (this.stream && member === this.streamMember) this.onStreamBroken(this.stream, 0);
+    });
     void this.openStream();
   }
 
@@ -177,13 +199,20 @@ export class Session {
     const opening = new AbortController();
     this.opening = opening;
     try {
-      const stream = await openStream<KeepAliveStream>(this.client, 'Lease', {
+      const { stream, member } = await openStream<KeepAliveStream>(this.client, 'Lease', {
         timeout: this.options.requestTimeout,
         signal: opening.signal,
       });
       this.stream = stream;
+      this.streamMember = member;
       stream.on('data', (res: ILeaseKeepAliveResponse) => this.onAck(stream, res));
-      stream.on('error', () => this.onStreamBroken(stream));
+      stream.on('error', (error: Error) => {
+        const kind = classifyEtcdError(error);
+        if (member && (kind === 'unreachable' || kind === 'no-leader')) {
+          this.transport?.abandon(member, `keepalive: ${kind}`);
+        }
+        this.onStreamBroken(stream);
+      });
       stream.on('end', () => this.onStreamBroken(stream));
       this.sendKeepalive();
     } catch {
@@ -205,6 +234,25 @@ export class Session {
     this.pending.push(sentAt);
     this.lastSent = sentAt;
     this.stream.write({ ID: this.leaseId });
+    if (!this.ackTimer) this.armAckWatch(this.stream);
+  }
+
+  /**
+   * A member that stalls (frozen, overloaded, cut off from its peers) keeps the stream open and
+   * silent: when an acknowledgement is overdue, leave that member and keep the lease alive
+   * through another, well before the deadline.
+   */
+  private armAckWatch(stream: KeepAliveStream): void {
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = undefined;
+      if (stream !== this.stream || this.lostReason || this.pending.length === 0) return;
+      const member = this.streamMember;
+      if (member && this.transport && this.transport.size > 1) {
+        this.transport.abandon(member, 'keepalive acknowledgement overdue');
+      }
+      // Abandoning moved us already when the member was the client's current one.
+      if (stream === this.stream) this.onStreamBroken(stream, 0);
+    }, this.ackPatience);
   }
 
   private onAck(stream: KeepAliveStream, res: ILeaseKeepAliveResponse): void {
@@ -216,6 +264,9 @@ export class Session {
       return;
     }
     if (sentAt === undefined) return;
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    if (this.pending.length > 0) this.armAckWatch(stream);
     const deadline = later(sentAt, ttl * 1000 - this.options.margin);
     if (deadline.monotonic > this.deadlineAt.monotonic) {
       this.deadlineAt = deadline;
@@ -223,18 +274,20 @@ export class Session {
     }
   }
 
-  private onStreamBroken(stream: KeepAliveStream): void {
+  private onStreamBroken(stream: KeepAliveStream, reopenIn?: number): void {
     if (stream !== this.stream) return;
     this.stream = undefined;
+    this.streamMember = undefined;
     this.pending.length = 0;
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
     closeStream(stream);
-    this.scheduleReopen();
+    this.scheduleReopen(reopenIn);
   }
 
-  private scheduleReopen(): void {
+  private scheduleReopen(delay = Math.min(250, (this.ttl * 1000) / 10)): void {
     if (this.lostReason || this.reopenTimer) return;
     // Retry well within the deadline; the deadline timer, not this loop, decides the loss.
-    const delay = Math.min(250, (this.ttl * 1000) / 10);
     this.reopenTimer = setTimeout(() => {
       this.reopenTimer = undefined;
       void this.openStream();
@@ -258,6 +311,8 @@ export class Session {
     clearInterval(this.keepaliveTimer);
     clearTimeout(this.deadlineTimer);
     clearTimeout(this.reopenTimer);
+    clearTimeout(this.ackTimer);
+    this.stopListening?.();
     this.opening?.abort();
     if (this.stream) closeStream(this.stream);
     this.stream = undefined;
@@ -288,7 +343,7 @@ export async function revokeLease(
 ): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await request(o => client.leaseClient.leaseRevoke({ ID: id }, o), { timeout });
+      await unary(client, 'Lease', 'leaseRevoke', { ID: id }, { timeout });
       return;
     } catch (error) {
       if (/requested lease not found/.test(String((error as Error)?.message))) return;
