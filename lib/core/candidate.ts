@@ -8,6 +8,13 @@ import {
   LeadershipTimeoutError,
   NotLeaderError,
 } from './errors.js';
+import {
+  publishElected,
+  publishEtcdError,
+  publishLeaderObserved,
+  publishState,
+  publishTermEnded,
+} from './diagnostics.js';
 import { Election, type LeaderInfo, type Participant, type Ticket } from './election.js';
 import {
   type FencingToken,
@@ -158,6 +165,7 @@ export class Candidate {
     });
     this.election.checkValue(this.value);
     this.state = new BehaviorSubject(initialLeadership(options.election, options.value));
+    this.errorStream.subscribe(error => publishEtcdError(options.election, error));
   }
 
   /** Every change of this node's {@link Leadership}; replays the latest to new subscribers. */
@@ -505,6 +513,7 @@ export class Candidate {
     };
     this.term = term;
     this.stats.elected++;
+    publishElected(this.election.name, term.token, this.value, this.state.value.lease);
     this.update({
       role: 'leader',
       reason: 'elected',
@@ -530,6 +539,7 @@ export class Candidate {
     this.term = undefined;
     this.stats.lost++;
     term.controller.abort(new LeadershipLostError(this.election.name, reason));
+    publishTermEnded(this.state.value, term.token, reason, this.session?.deadline);
     const observed = this.lastObserved;
     this.update({
       role: 'follower',
@@ -563,6 +573,7 @@ export class Candidate {
       };
       this.leaderGoneAt = undefined;
     }
+    publishLeaderObserved(this.election.name, leader, previous, this.stats.lastHandover);
     this.leaderState.next(leader);
     if (!this.term) this.update({ leader, reason: this.followerReason() });
   }
@@ -575,6 +586,7 @@ export class Candidate {
   private update(patch: Partial<Leadership>): void {
     if (this.state.isStopped) return;
     const next = transition(this.state.value, patch);
+    publishState(this.state.value, next);
     if (next !== this.state.value) this.state.next(next);
   }
 }

@@ -1,4 +1,5 @@
 import type { Etcd3, IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3';
+import { publishSessionLost } from './diagnostics.js';
 import { leaseIdHex } from './keys.js';
 import { monotonicNow, request } from './rpc.js';
 
@@ -225,6 +226,7 @@ export class Session {
   private lose(reason: SessionLossReason): void {
     if (this.lostReason) return;
     this.lostReason = reason;
+    publishSessionLost(this.leaseHex, reason, this.ttl, this.deadlineAt);
     clearInterval(this.keepaliveTimer);
     clearTimeout(this.deadlineTimer);
     clearTimeout(this.reopenTimer);
