@@ -103,7 +103,9 @@ export interface LeaderObservedEvent extends DiagnosticsEvent {
   leader?: LeaderInfo;
   /** The leader before, when known. */
   previous?: LeaderInfo;
-  /** When a new leader follows a deleted key: milliseconds from the deletion to the new leader. */
+  /** When a new leader follows a deleted leader key: the leader whose key went. */
+  from?: LeaderInfo;
+  /** When a new leader follows a deleted leader key: milliseconds from the deletion to it. */
   handoverMs?: number;
 }
 
@@ -236,21 +238,24 @@ export function publishState(previous: Leadership, next: Leadership): void {
 
 /**
  * @internal Publishes `leader-observed`. `handover` is the candidate's latest handover record;
- * it is reported only when it belongs to this very observation.
+ * it is reported only when it belongs to this very observation and follows a leader (the first
+ * leader of an empty election is no handover).
  */
 export function publishLeaderObserved(
   election: string,
   leader: LeaderInfo | undefined,
   previous: LeaderInfo | undefined,
-  handover: { to: LeaderInfo; ms: number } | undefined,
+  handover: { from?: LeaderInfo; to: LeaderInfo; ms: number } | undefined,
 ): void {
   if (!channels.leaderObserved.hasSubscribers) return;
+  const current = handover?.from && leader && handover.to === leader ? handover : undefined;
   const event: LeaderObservedEvent = {
     at: monotonicNow(),
     election,
     leader,
     previous,
-    handoverMs: handover && leader && handover.to === leader ? handover.ms : undefined,
+    from: current?.from,
+    handoverMs: current?.ms,
   };
   channels.leaderObserved.publish(event);
 }

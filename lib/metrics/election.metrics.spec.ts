@@ -91,21 +91,23 @@ describe('ElectionMetrics (pure mapping of diagnostics events)', () => {
     const metrics = create();
     const a = { key: 'jobs/a', value: 'a', revision: '5', lease: 'a' };
     const b = { key: 'jobs/b', value: 'b', revision: '9', lease: 'b' };
+    // the first leader of an empty election is no handover
     for (let observer = 0; observer < 2; observer++)
-      publishLeaderObserved('jobs', a, undefined, undefined);
+      publishLeaderObserved('jobs', a, undefined, { to: a, ms: 100 });
     expect(await value(metrics, ELECTION_METRICS.leaderChanges, { election: 'jobs' })).toBe(0);
     expect(await value(metrics, ELECTION_METRICS.leaderPresent, { election: 'jobs' })).toBe(1);
 
     publishLeaderObserved('jobs', undefined, a, undefined);
     expect(await value(metrics, ELECTION_METRICS.leaderPresent, { election: 'jobs' })).toBe(0);
     for (let observer = 0; observer < 2; observer++)
-      publishLeaderObserved('jobs', b, undefined, { to: b, ms: 7 });
+      publishLeaderObserved('jobs', b, undefined, { from: a, to: b, ms: 7 });
     expect(await value(metrics, ELECTION_METRICS.leaderChanges, { election: 'jobs' })).toBe(1);
     expect(await value(metrics, ELECTION_METRICS.leaderPresent, { election: 'jobs' })).toBe(1);
     const handover = ELECTION_METRICS.handover;
     expect(await value(metrics, `${handover}`, { election: 'jobs', le: '0.005' })).toBe(0);
     expect(await value(metrics, `${handover}`, { election: 'jobs', le: '0.01' })).toBe(1);
     expect(await value(metrics, `${handover}`, { election: 'jobs', le: '+Inf' })).toBe(1);
+    expect(await value(metrics, `${handover}`, { election: 'jobs', le: '0.25' })).toBe(1);
   });
 
   it('counts etcd errors by kind, and locks held, acquired and lost', async () => {
