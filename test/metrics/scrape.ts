@@ -1,38 +1,10 @@
-/** One sample of a Prometheus text exposition. */
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
+import { parseMetrics, type Sample } from '../../sample/01-scheduler/demo/prometheus-text.js';
 
-/** Parses Prometheus' text format (what `/metrics` serves) into samples. */
-export function parseMetrics(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match) throw new Error(`not a Prometheus sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, key, raw] of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) {
-      labels[key] = raw.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
-    }
-    samples.push({ name: match[1], labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
-/**
- * The value of the one sample named `name` whose labels include `labels`; 0 when there is none
- * (a labelled counter has no series until its first increment). Throws if several match.
- */
-export function metric(samples: Sample[], name: string, labels: Record<string, string>): number {
-  const found = samples.filter(
-    s => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
-  );
-  if (found.length > 1)
-    throw new Error(`${found.length} samples match ${name} ${JSON.stringify(labels)}`);
-  return found[0]?.value ?? 0;
-}
+export {
+  metric,
+  parseMetrics,
+  type Sample,
+} from '../../sample/01-scheduler/demo/prometheus-text.js';
 
 /** GETs `url` and parses it as metrics; fails on a non-200 answer or a non-Prometheus body. */
 export async function scrape(url: string): Promise<Sample[]> {
