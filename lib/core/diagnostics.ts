@@ -81,8 +81,9 @@ export interface TermEndedEvent extends DiagnosticsEvent {
   /** How long the term lasted, in milliseconds (wall clock). */
   heldMs: number;
   /**
-   * For `session-expired`: milliseconds from the local lease deadline to the step-down (how
-   * late the timer or the read that noticed it ran). Undefined for every other reason.
+   * For a term that ended after its local lease deadline had passed (`session-expired`, or the
+   * expired lease's key deletion seen first): milliseconds from the deadline to the step-down,
+   * that is how late the process noticed (timer lateness, a pause). Undefined otherwise.
    */
   afterDeadlineMs?: number;
 }
@@ -222,8 +223,8 @@ export function publishTermEnded(
     reason,
     heldMs: Math.max(0, Date.now() - leading.since.getTime()),
     afterDeadlineMs:
-      reason === 'session-expired' && deadline !== undefined
-        ? Math.max(0, at - deadline)
+      !VOLUNTARY.has(reason) && deadline !== undefined && at >= deadline
+        ? at - deadline
         : undefined,
   };
   channel.publish(event);

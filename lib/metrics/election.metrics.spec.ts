@@ -28,16 +28,20 @@ function create(): ElectionMetrics {
   return metrics;
 }
 
-/** The value of one series, or undefined when the registry has none. */
+/** The value of one series (`name` may end in `_bucket`, `_sum` or `_count`), or undefined. */
 async function value(
   metrics: ElectionMetrics,
   name: string,
   labels: Record<string, string>,
 ): Promise<number | undefined> {
-  const metric = metrics.registry.getSingleMetric(name);
+  const base = name.replace(/_(bucket|sum|count)$/, '');
+  const metric = metrics.registry.getSingleMetric(base) ?? metrics.registry.getSingleMetric(name);
   const { values } = await metric!.get();
-  const match = values.find(v =>
-    Object.entries(labels).every(([k, val]) => String(v.labels[k]) === val),
+  const series = name === base && 'le' in labels ? `${name}_bucket` : name;
+  const match = values.find(
+    v =>
+      ((v as { metricName?: string }).metricName ?? base) === series &&
+      Object.entries(labels).every(([k, val]) => String(v.labels[k]) === val),
   );
   return match?.value;
 }
@@ -79,6 +83,14 @@ describe('ElectionMetrics (pure mapping of diagnostics events)', () => {
     const stepDown = ELECTION_METRICS.stepDownAfterDeadline;
     expect(await value(metrics, `${stepDown}`, { election: 'jobs', le: '0.025' })).toBe(0);
     expect(await value(metrics, `${stepDown}`, { election: 'jobs', le: '0.05' })).toBe(1);
+
+    // a key deleted while the lease still lives is no late step-down; one seen after it is
+    publishTermEnded(l, token, 'key-deleted', monotonicNow() + 5000);
+    publishTermEnded(l, token, 'resigned', monotonicNow() - 30);
+    expect(await value(metrics, `${stepDown}_count`, { election: 'jobs' })).toBe(1);
+    publishTermEnded(l, token, 'key-deleted', monotonicNow() - 2000);
+    expect(await value(metrics, `${stepDown}`, { election: 'jobs', le: '2.5' })).toBe(2);
+    expect(await value(metrics, `${stepDown}`, { election: 'jobs', le: '1' })).toBe(1);
 
     // a session we close ourselves is not a loss
     publishSessionLost('1b', 'closed', 10, monotonicNow());

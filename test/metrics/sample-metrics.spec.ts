@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   deadline,
+  delay,
   freePorts,
   spawnTracked,
   waitFor,
@@ -36,6 +37,9 @@ interface Standing {
 async function standing(port: number): Promise<Standing> {
   return (await (await fetch(`http://127.0.0.1:${port}/leadership`)).json()) as Standing;
 }
+
+const sumOf = (samples: Sample[], name: string) =>
+  samples.filter(s => s.name === name).reduce((total, s) => total + s.value, 0);
 
 const of = (samples: Sample[], name: string, labels: Record<string, string> = {}) =>
   metric(samples, name, { election: ELECTION, ...labels });
@@ -134,5 +138,45 @@ describe('sample 01-scheduler serves /metrics', () => {
       expect(of(samples, 'etcd_election_leader_present')).toBe(1);
       expect(metric(samples, 'etcd_election_session_losses_total', {})).toBe(0);
     }
+  });
+
+  it('reports a leader paused past its lease: the session loss and how late it stepped down', async () => {
+    // after the first test, the second replica leads; freeze it for 2 × TTL, as a GC pause would
+    const [first, second] = replicas;
+    expect((await standing(second.port)).isLeader).toBe(true);
+    const before = await scrape(`http://127.0.0.1:${second.port}/metrics`);
+    expect(of(before, 'etcd_election_step_down_after_deadline_seconds_count')).toBe(0);
+    expect(second.proc.signal('SIGSTOP')).toBe(true);
+    try {
+      await waitFor(async () => (await standing(first.port)).isLeader, {
+        timeout: 10_000,
+        message: `${first.value} takes over from the frozen ${second.value}`,
+      });
+      // The pause itself is the fault: keep it frozen well past its deadline.
+      await delay(2000);
+    } finally {
+      second.proc.signal('SIGCONT');
+    }
+    const after = await scrapeUntil(
+      second.port,
+      s =>
+        of(s, 'etcd_election_step_down_after_deadline_seconds_count') === 1 &&
+        sumOf(s, 'etcd_election_session_losses_total') >= 1,
+      `${second.value} reports its late step-down`,
+    );
+    expect(of(after, 'etcd_election_is_leader')).toBe(0);
+    expect(sumOf(after, 'etcd_election_session_losses_total')).toBe(1);
+    const lost = ['session-expired', 'key-deleted', 'lease-revoked'].map(reason =>
+      of(after, 'etcd_election_terms_lost_total', { reason }),
+    );
+    expect(lost.reduce((a, b) => a + b, 0)).toBe(1);
+    // it stepped down late by at least the 2 s it stayed frozen after the takeover (which itself
+    // came after its deadline): the observation lies above the 1 s bucket
+    expect(of(after, 'etcd_election_step_down_after_deadline_seconds_bucket', { le: '1' })).toBe(0);
+    expect(of(after, 'etcd_election_step_down_after_deadline_seconds_bucket', { le: '+Inf' })).toBe(
+      1,
+    );
+    const current = await scrape(`http://127.0.0.1:${first.port}/metrics`);
+    expect(of(current, 'etcd_election_is_leader')).toBe(1);
   });
 });
