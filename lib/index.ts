@@ -3,6 +3,7 @@ export {
   DIAGNOSTICS_CHANNELS,
   ElectionError,
   ElectionOptionsError,
+  etcdErrorKind,
   LeadershipLostError,
   LeadershipTimeoutError,
   NotLeaderError,
