@@ -1,6 +1,9 @@
+import diagnostics from 'node:diagnostics_channel';
+import { GRPCUnavailableError } from 'etcd3';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  DIAGNOSTICS_CHANNELS,
   publishElected,
   publishEtcdError,
   publishLeaderObserved,
@@ -11,7 +14,6 @@ import {
   publishState,
   publishTermEnded,
 } from '../core/diagnostics.js';
-import { GRPCUnavailableError } from 'etcd3';
 import { type Leadership, initialLeadership, transition } from '../core/leadership.js';
 import { monotonicNow } from '../core/rpc.js';
 import { ElectionMetrics } from './election.metrics.js';
@@ -154,12 +156,18 @@ describe('ElectionMetrics (pure mapping of diagnostics events)', () => {
 
   it('unregisters on close, refuses a second set in one registry, and names a bad registry', () => {
     const registry = new Registry();
+    const listened = () =>
+      Object.values(DIAGNOSTICS_CHANNELS).filter(name => diagnostics.channel(name).hasSubscribers);
+    expect(listened()).toEqual([]);
     const first = new ElectionMetrics({ registry });
+    expect(listened()).toEqual(Object.values(DIAGNOSTICS_CHANNELS));
     expect(() => new ElectionMetrics({ registry })).toThrow(
       /"registry".*etcd_election_is_leader.*close\(\)/,
     );
     first.close();
     expect(registry.getSingleMetric(ELECTION_METRICS.isLeader)).toBeUndefined();
+    // closed, it leaves every channel without a listener: publishing is free again
+    expect(listened()).toEqual([]);
     const second = new ElectionMetrics({ registry });
     second.close();
     expect(() => new ElectionMetrics({ registry: {} as Registry })).toThrow(
