@@ -1,7 +1,9 @@
 export {
   CandidateStoppedError,
+  DIAGNOSTICS_CHANNELS,
   ElectionError,
   ElectionOptionsError,
+  etcdErrorKind,
   LeadershipLostError,
   LeadershipTimeoutError,
   NotLeaderError,
@@ -11,14 +13,25 @@ export {
 export type {
   BackoffOptions,
   CandidateStats,
+  DiagnosticsChannelName,
+  DiagnosticsEvent,
+  ElectedEvent,
+  EtcdErrorEvent,
+  EtcdErrorKind,
   FencingToken,
   Handover,
   LeaderInfo,
+  LeaderObservedEvent,
   LeaderTerm,
   Leadership,
   LeadershipReason,
+  LockEvent,
   Participant,
+  RebalancedEvent,
   Role,
+  SessionLostEvent,
+  StateEvent,
+  TermEndedEvent,
 } from './core/index.js';
 export * from './decorators/index.js';
 export { getElectionToken, LEADER_HEADER } from './election.constants.js';

@@ -10,6 +10,13 @@ import {
   NotLeaderError,
 } from './errors.js';
 import { type EtcdRefusal, refusalOf } from './etcd-errors.js';
+import {
+  publishElected,
+  publishEtcdError,
+  publishLeaderObserved,
+  publishState,
+  publishTermEnded,
+} from './diagnostics.js';
 import { Election, type LeaderInfo, type Participant, type Ticket } from './election.js';
 import {
   type FencingToken,
@@ -152,6 +159,7 @@ export class Candidate {
     this.election.checkValue(this.value);
     this.current = initialLeadership(options.election, options.value);
     this.state = new BehaviorSubject(this.current);
+    this.errorStream.subscribe(error => publishEtcdError(options.election, error));
   }
 
   /**
@@ -567,6 +575,7 @@ export class Candidate {
     };
     this.term = term;
     this.stats.elected++;
+    publishElected(this.election.name, term.token, ticket.value, this.current.lease);
     this.update({
       role: 'leader',
       reason: 'elected',
@@ -597,6 +606,7 @@ export class Candidate {
     this.term = undefined;
     this.stats.lost++;
     term.controller.abort(new LeadershipLostError(this.election.name, reason));
+    publishTermEnded(this.current, term.token, reason, this.session?.deadline.monotonic);
     const observed = this.lastObserved;
     this.update({
       role: 'follower',
@@ -630,6 +640,7 @@ export class Candidate {
       };
       this.leaderGoneAt = undefined;
     }
+    publishLeaderObserved(this.election.name, leader, previous, this.stats.lastHandover);
     this.leaderState.next(leader);
     if (!this.term) this.update({ leader, reason: this.followerReason() });
   }
@@ -647,6 +658,7 @@ export class Candidate {
   private update(patch: Partial<Leadership>): void {
     if (this.state.isStopped) return;
     const next = transition(this.current, patch);
+    publishState(this.current, next);
     if (next === this.current) return;
     this.current = next;
     this.emissions.push(next);

@@ -2,6 +2,21 @@ export * from './backoff.js';
 export * from './candidate.js';
 export * from './client.js';
 export * from './clock.js';
+export {
+  DIAGNOSTICS_CHANNELS,
+  etcdErrorKind,
+  type DiagnosticsChannelName,
+  type DiagnosticsEvent,
+  type ElectedEvent,
+  type EtcdErrorEvent,
+  type EtcdErrorKind,
+  type LeaderObservedEvent,
+  type LockEvent,
+  type RebalancedEvent,
+  type SessionLostEvent,
+  type StateEvent,
+  type TermEndedEvent,
+} from './diagnostics.js';
 export * from './election.js';
 export * from './errors.js';
 export * from './etcd-errors.js';

@@ -9,6 +9,7 @@ import {
   timerDelay,
 } from './clock.js';
 import { classifyEtcdError } from './etcd-errors.js';
+import { publishSessionLost } from './diagnostics.js';
 import { leaseIdHex } from './keys.js';
 import { type DuplexStream, closeStream, openStream, sleep, unary } from './rpc.js';
 import { type Member, Transport } from './transport.js';
@@ -308,6 +309,7 @@ export class Session {
   private lose(reason: SessionLossReason): void {
     if (this.lostReason) return;
     this.lostReason = reason;
+    publishSessionLost(this.leaseHex, reason, this.ttl, this.deadlineAt.monotonic);
     clearInterval(this.keepaliveTimer);
     clearTimeout(this.deadlineTimer);
     clearTimeout(this.reopenTimer);

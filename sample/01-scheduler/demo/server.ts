@@ -9,6 +9,8 @@ import {
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { EtcdView } from './etcd-view.js';
+import type { ReplicaMetrics } from './replica-metrics.js';
 import { DemoControlError, type DemoSupervisor } from './supervisor.js';
 
 /** The page lives in the sources (no build step), next to this file's TypeScript original. */
@@ -24,20 +26,33 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
+/** What the page is fed from: the processes, etcd itself, and each replica's `/metrics`. */
+export interface DemoSources {
+  supervisor: DemoSupervisor;
+  view: EtcdView;
+  metrics: ReplicaMetrics;
+}
+
 /**
  * The demo's HTTP server: the static page, a reverse proxy `/nodes/<id>/…` to each instance
- * (so the page stays same-origin), and the demo-mode controls `/control/…`.
+ * (so the page stays same-origin), the demo-mode controls `/control/…`, and `/control/events`:
+ * one server-sent event per change of the processes, of the election as etcd holds it, or of the
+ * replicas' metrics. `info` is read at every frame, so the launcher may update it.
  */
 export async function startDemoServer(
-  supervisor: DemoSupervisor,
+  sources: DemoSources,
   port: number,
   info: Record<string, unknown>,
 ): Promise<Server> {
+  const { supervisor } = sources;
   const events = new Set<ServerResponse>();
-  supervisor.on('change', () => {
-    const frame = `data: ${JSON.stringify(state(supervisor, info))}\n\n`;
+  const broadcast = () => {
+    const frame = `data: ${JSON.stringify(state(sources, info))}\n\n`;
     for (const res of events) res.write(frame);
-  });
+  };
+  supervisor.on('change', broadcast);
+  sources.view.on('change', broadcast);
+  sources.metrics.on('change', broadcast);
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://demo');
@@ -45,17 +60,17 @@ export async function startDemoServer(
     const controlRoute = /^\/control\/([^/]+)\/([a-z]+)$/.exec(url.pathname);
     if (nodeRoute)
       return proxy(req, res, supervisor.portOf(nodeRoute[1]), nodeRoute[2] + url.search);
-    if (url.pathname === '/control/state') return json(res, 200, state(supervisor, info));
+    if (url.pathname === '/control/state') return json(res, 200, state(sources, info));
     if (url.pathname === '/control/events') {
       res.writeHead(200, sseHeaders());
-      res.write(`data: ${JSON.stringify(state(supervisor, info))}\n\n`);
+      res.write(`data: ${JSON.stringify(state(sources, info))}\n\n`);
       events.add(res);
       req.on('close', () => events.delete(res));
       return;
     }
     if (controlRoute && req.method === 'POST') {
       return void control(supervisor, controlRoute[1], controlRoute[2]).then(
-        () => json(res, 200, state(supervisor, info)),
+        () => json(res, 200, state(sources, info)),
         (err: unknown) =>
           json(res, err instanceof DemoControlError ? err.status : 500, {
             error: err instanceof Error ? err.message : String(err),
@@ -66,6 +81,9 @@ export async function startDemoServer(
     json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
   });
   server.on('close', () => {
+    supervisor.off('change', broadcast);
+    sources.view.off('change', broadcast);
+    sources.metrics.off('change', broadcast);
     for (const res of events) res.end();
   });
   await new Promise<void>((resolve, reject) => {
@@ -80,8 +98,13 @@ export function urlOf(server: Server): string {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 }
 
-function state(supervisor: DemoSupervisor, info: Record<string, unknown>) {
-  return { ...info, nodes: supervisor.nodes() };
+function state(sources: DemoSources, info: Record<string, unknown>) {
+  return {
+    ...info,
+    nodes: sources.supervisor.nodes(),
+    observed: sources.view.snapshot,
+    metrics: sources.metrics.views(),
+  };
 }
 
 async function control(supervisor: DemoSupervisor, id: string, action: string): Promise<void> {

@@ -1,17 +1,19 @@
-// The demo page: one EventSource per instance on its `leadership$` (/nodes/<id>/leadership/stream),
-// the queue from /nodes/<id>/participants on every change, and the process states from
-// /control/events. Plain ES module, no build step.
+// The demo page. One feed is the truth: /control/events, where the demo server sends the
+// processes, the election as etcd itself holds it (leader and queue, observed by the server, not
+// reported by the replicas) and each replica's scraped /metrics. Each running Nest instance's own
+// view (/nodes/<id>/leadership/stream) shows its role. Plain ES module, no build step.
 
 const $ = sel => document.querySelector(sel);
 
 const state = {
-  info: undefined, // { election, ttl, endpoints, nodes: [{ id, value, lang, port, pid, state }] }
+  info: undefined, // the server's frame: { election, ttl, endpoints, go, nodes, observed, metrics }
   snapshots: new Map(), // instance id -> latest Leadership from its SSE stream
   sources: new Map(), // instance id -> EventSource
-  participants: [],
-  leader: undefined, // { key, value, revision, lease }
+  leader: undefined, // { key, value, revision, lease }, as etcd says
+  lastLeader: undefined, // the leader before, while nobody leads
   history: [],
   pending: undefined, // { label, t0 } of the last button pressed, for the page-side latency
+  lastEtcdStatus: undefined,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -28,7 +30,14 @@ function connectControl() {
       if (before && before.state !== node.state) announce(`${node.value} is ${node.state}`, 'info');
       if (node.lang === 'nest') syncSource(node);
     }
-    refreshParticipants();
+    const status = state.info.observed?.status;
+    if (status !== state.lastEtcdStatus) {
+      if (status === 'unreachable') announce('etcd does not answer', 'error');
+      else if (status === 'ok' && state.lastEtcdStatus === 'unreachable')
+        announce('etcd answers again', 'info');
+      state.lastEtcdStatus = status;
+    }
+    updateLeader(state.info.observed?.leader);
     render();
   };
 }
@@ -46,8 +55,6 @@ function syncSource(node) {
   const source = new EventSource(`/nodes/${node.id}/leadership/stream`);
   source.onmessage = message => {
     state.snapshots.set(node.id, JSON.parse(message.data));
-    updateLeader();
-    refreshParticipants();
     render();
   };
   source.onerror = () => {
@@ -61,50 +68,25 @@ function syncSource(node) {
   state.sources.set(node.id, source);
 }
 
-let participantsTimer;
-/** Re-reads the queue from any live instance (coalesced: at most one request per 50 ms). */
-function refreshParticipants() {
-  if (participantsTimer) return;
-  participantsTimer = setTimeout(async () => {
-    participantsTimer = undefined;
-    const reader = liveInstances()[0];
-    if (!reader) return;
-    try {
-      const res = await fetch(`/nodes/${reader.id}/participants`);
-      if (!res.ok) return;
-      state.participants = await res.json();
-      updateLeader();
-      render();
-    } catch {
-      // the instance went away between the check and the request; the next change retries
-    }
-  }, 50);
-}
-
 // ---------------------------------------------------------------------------------------------
 // leader and handovers
 // ---------------------------------------------------------------------------------------------
 
 /**
- * The leader is the newest term anyone reports: create revisions only grow, so the highest one
- * among the live instances' views (and the queue's head) wins over a stale or frozen view.
+ * Takes the leader etcd holds; records a handover when a new key leads after another (with or
+ * without a moment of nobody leading in between).
  */
-function updateLeader() {
-  const views = liveInstances().map(n => state.snapshots.get(n.id)?.leader);
-  if (state.participants[0]?.leader) views.push(state.participants[0]);
-  let newest;
-  for (const view of views) {
-    if (view && (!newest || BigInt(view.revision) > BigInt(newest.revision))) newest = view;
-  }
-  if (!newest || newest.key === state.leader?.key) return;
-  const from = state.leader;
-  state.leader = {
-    key: newest.key,
-    value: newest.value,
-    revision: newest.revision,
-    lease: newest.lease,
+function updateLeader(leader) {
+  if (leader?.key === state.leader?.key && leader?.value === state.leader?.value) return;
+  if (state.leader) state.lastLeader = state.leader;
+  const from = state.lastLeader;
+  state.leader = leader && {
+    key: leader.key,
+    value: leader.value,
+    revision: leader.revision,
+    lease: leader.lease,
   };
-  if (from) recordHandover(from, state.leader);
+  if (from && leader && from.key !== leader.key) recordHandover(from, state.leader);
 }
 
 function recordHandover(from, to) {
@@ -142,6 +124,10 @@ async function fetchLibraryLatency(entry) {
     } catch {
       // try the next one
     }
+  }
+  if (entry.libMs === undefined) {
+    entry.libMs = null; // no running instance of ours saw it
+    render();
   }
 }
 
@@ -193,22 +179,46 @@ function wireButtons() {
 
 function render() {
   if (!state.info) return;
-  const { election, ttl, endpoints, nodes } = state.info;
+  const { election, ttl, endpoints, nodes, go } = state.info;
+  $('[data-testid="subtitle"]').textContent = go?.available
+    ? 'NestJS + Go, one queue'
+    : 'NestJS only: no Go peer (etcdctl missing)';
   $('[data-testid="meta"]').textContent =
-    `election “${election}” · etcd ${endpoints.join(', ')} · lease TTL ${ttl} s (ours), 60 s (etcdctl)`;
+    `election “${election}” · etcd ${endpoints.join(', ')} · lease TTL ${ttl} s (ours)` +
+    (go?.available ? ', 60 s (etcdctl)' : '');
+  renderNotices();
   renderBanner();
   renderQueue();
   renderNodes(nodes);
+  renderMetrics();
   renderHistory();
+}
+
+function renderNotices() {
+  const notices = [];
+  const observed = state.info.observed;
+  if (observed?.status === 'unreachable') {
+    notices.push({ id: 'etcd-down', kind: 'error', text: observed.message });
+  }
+  if (state.info.go && !state.info.go.available) {
+    notices.push({ id: 'go-missing', kind: 'warn', text: state.info.go.message });
+  }
+  $('[data-testid="notices"]').innerHTML = notices
+    .map(
+      n =>
+        `<p class="notice ${n.kind}" role="status" data-testid="notice-${n.id}">${esc(n.text)}</p>`,
+    )
+    .join('');
 }
 
 function renderBanner() {
   const leader = state.leader;
   const node = leaderNode();
   const banner = $('[data-testid="leader-banner"]');
-  banner.dataset.lang = node?.lang ?? 'none';
+  banner.dataset.lang = node?.lang ?? (leader ? langOf(leader.value) : 'none');
   banner.dataset.state = node?.state ?? 'none';
-  $('[data-testid="leader-value"]').textContent = leader?.value ?? 'nobody leads';
+  $('[data-testid="leader-value"]').textContent =
+    leader?.value ?? (state.info.observed?.status === 'ok' ? 'nobody leads' : 'etcd not answering');
   $('[data-testid="leader-token"]').textContent = leader?.revision ?? '—';
   $('[data-testid="leader-lease"]').textContent = leader?.lease ?? '—';
   $('[data-testid="leader-lang"]').textContent = leader ? langLabel(leader.value) : '';
@@ -218,37 +228,44 @@ function renderBanner() {
       ? 'Its process is gone, but its lease still holds the key: the next candidate leads when the lease expires.'
       : node?.state === 'paused'
         ? 'Frozen (SIGSTOP): its keep-alives stop, so its lease expires and the next candidate takes over.'
-        : '';
+        : leader && !node
+          ? 'A candidate the demo did not start: read from etcd.'
+          : '';
   const goLeads = node?.lang === 'go';
   const live = node && node.state === 'running';
   $('[data-testid="btn-resign"]').disabled = !live;
   for (const id of ['btn-kill', 'btn-pause']) {
     const button = $(`[data-testid="${id}"]`);
     button.disabled = !live || goLeads;
-    if (goLeads) button.title = 'Only for our instances (etcdctl’s lease lasts 60 s): use resign.';
+    button.title = goLeads
+      ? 'Only for our instances (etcdctl’s lease lasts 60 s): use resign.'
+      : button.dataset.title || button.title;
   }
 }
 
 function renderQueue() {
-  const rows = state.participants.map((p, i) => {
+  const participants = state.info.observed?.participants ?? [];
+  const rows = participants.map((p, i) => {
     const node = state.info.nodes.find(n => n.value === p.value);
     const role = p.leader ? 'leader' : 'waiting';
     const procState = node?.state ?? 'running';
     return `<tr data-testid="queue-row" data-value="${esc(p.value)}" data-role="${role}" data-state="${procState}">
       <td class="pos">${i + 1}</td>
       <td class="value">${esc(p.value)}</td>
-      <td><span class="lang-badge" data-lang="${langOf(p.value)}">${langLabel(p.value)}</span></td>
-      <td class="num">${esc(p.revision)}</td>
-      <td><code>${esc(p.lease)}</code></td>
-      <td><span class="role" data-role="${role}">${role}</span>${
+      <td class="lang"><span class="lang-badge" data-lang="${langOf(p.value)}">${langLabel(p.value)}</span></td>
+      <td class="num" data-label="revision">${esc(p.revision)}</td>
+      <td class="lease" data-label="lease"><code>${esc(p.lease)}</code></td>
+      <td class="roles"><span class="role" data-role="${role}">${role}</span>${
         procState !== 'running'
-          ? ` <span class="role" data-role="${procState}">${procState}</span>`
+          ? `<span class="role" data-role="${procState}">process ${procState}</span>`
           : ''
       }</td>
     </tr>`;
   });
+  const empty =
+    state.info.observed?.status === 'ok' ? 'nobody campaigns' : 'waiting for etcd to answer';
   $('[data-testid="queue-body"]').innerHTML =
-    rows.join('') || '<tr><td colspan="6" class="empty">nobody campaigns</td></tr>';
+    rows.join('') || `<tr><td colspan="6" class="empty">${empty}</td></tr>`;
 }
 
 function renderNodes(nodes) {
@@ -294,6 +311,66 @@ function renderNodes(nodes) {
     .join('');
 }
 
+function renderMetrics() {
+  const metrics = state.info.metrics ?? {};
+  const nest = state.info.nodes.filter(n => n.lang === 'nest');
+  $('[data-testid="metrics-body"]').innerHTML = nest
+    .map(node => {
+      const m = metrics[node.id];
+      const cell = (value, testid) =>
+        `<td class="num" data-testid="${testid}-${node.id}">${m ? value : '—'}</td>`;
+      return `<tr data-testid="metrics-row" data-node="${node.id}" data-fresh="${m?.fresh ?? false}">
+        <td class="value">${esc(node.value)}${m && !m.fresh ? ' <span class="stale">stale</span>' : ''}</td>
+        ${cell(m?.isLeader, 'metric-is-leader')}
+        ${cell(m?.hasSession, 'metric-has-session')}
+        ${cell(m?.termsWon, 'metric-terms-won')}
+        ${cell(m?.sessionLosses, 'metric-session-losses')}
+      </tr>`;
+    })
+    .join('');
+  renderHistogram(metrics);
+}
+
+/** The handover histogram of the live replica that has observed the most handovers. */
+function renderHistogram(metrics) {
+  const [id, source] =
+    Object.entries(metrics)
+      .filter(([nodeId, m]) => m.fresh && nodeById(nodeId)?.state === 'running')
+      .sort(([, a], [, b]) => b.handover.count - a.handover.count)[0] ?? [];
+  const histogram = $('[data-testid="histogram"]');
+  if (!source) {
+    $('[data-testid="histogram-source"]').textContent = '';
+    histogram.innerHTML = '<p class="empty">no replica to scrape</p>';
+    return;
+  }
+  const { buckets, count, sum } = source.handover;
+  $('[data-testid="histogram-source"]').textContent =
+    `etcd_election_handover_seconds on ${nodeById(id)?.value ?? id}: ${count} observed` +
+    (count ? `, mean ${formatMs((sum / count) * 1000)}` : '');
+  if (!buckets.length) {
+    histogram.innerHTML =
+      '<p class="empty">no handover observed yet: resign or kill the leader</p>';
+    return;
+  }
+  // cumulative → per bucket; show the buckets up to the highest one in use (at least 8)
+  const bars = buckets.map((b, i) => ({
+    le: b.le,
+    n: b.count - (i > 0 ? buckets[i - 1].count : 0),
+  }));
+  const last = Math.max(7, ...bars.map((b, i) => (b.n > 0 ? i : 0)));
+  const shown = bars.slice(0, last + 1);
+  const max = Math.max(1, ...shown.map(b => b.n));
+  histogram.innerHTML = shown
+    .map(
+      b => `<div class="bar" data-testid="histogram-bar" data-le="${b.le}" data-count="${b.n}">
+        <span class="bar-count">${b.n || ''}</span>
+        <span class="bar-fill" style="height:${Math.round((b.n / max) * 100)}%"></span>
+        <span class="bar-label">${b.le === '+Inf' ? '∞' : `≤${formatSeconds(Number(b.le))}`}</span>
+      </div>`,
+    )
+    .join('');
+}
+
 function renderHistory() {
   $('[data-testid="history-body"]').innerHTML =
     state.history
@@ -301,10 +378,10 @@ function renderHistory() {
         h => `<tr data-testid="history-row">
         <td>${h.at.toLocaleTimeString()}</td>
         <td>${esc(h.from)} → <b>${esc(h.to)}</b></td>
-        <td class="num">${esc(h.token)}</td>
-        <td>${esc(h.cause)}</td>
-        <td class="num">${h.libMs === undefined ? '…' : formatMs(h.libMs)}</td>
-        <td class="num">${h.pageMs === undefined ? '—' : formatMs(h.pageMs)}</td>
+        <td class="num" data-label="token">${esc(h.token)}</td>
+        <td data-label="after">${esc(h.cause)}</td>
+        <td class="num" data-label="library">${h.libMs === undefined ? '…' : h.libMs === null ? '—' : formatMs(h.libMs)}</td>
+        <td class="num" data-label="page">${h.pageMs === undefined ? '—' : formatMs(h.pageMs)}</td>
       </tr>`,
       )
       .join('') || '<tr><td colspan="6" class="empty">no handover yet — press a button</td></tr>';
@@ -314,15 +391,17 @@ function renderHistory() {
 // announcements and helpers
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * The latest event, in the line under the header: in the flow, so it never covers the page, and
+ * it stays until the next one.
+ */
 function announce(text, kind) {
   $('[data-testid="announcer"]').textContent = text;
   const toast = document.createElement('div');
   toast.className = `toast ${kind}`;
   toast.dataset.testid = 'toast';
-  toast.textContent = text;
-  $('[data-testid="toasts"]').prepend(toast);
-  setTimeout(() => toast.classList.add('gone'), 4000);
-  setTimeout(() => toast.remove(), 4600);
+  toast.textContent = `${new Date().toLocaleTimeString()} · ${text}`;
+  $('[data-testid="toasts"]').replaceChildren(toast);
 }
 
 function flash(element) {
@@ -354,6 +433,10 @@ function formatMs(ms) {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`;
 }
 
+function formatSeconds(s) {
+  return s >= 1 ? `${s} s` : `${Math.round(s * 1000 * 10) / 10} ms`;
+}
+
 function esc(text) {
   return String(text ?? '').replace(
     /[&<>"']/g,
@@ -361,7 +444,9 @@ function esc(text) {
   );
 }
 
+for (const button of document.querySelectorAll('.actions button')) {
+  button.dataset.title = button.title;
+}
 wireButtons();
 connectControl();
-setInterval(refreshParticipants, 1000); // a killed follower leaves no event: its key just expires
 render();
