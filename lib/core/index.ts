@@ -7,3 +7,7 @@ export * from './keys.js';
 export * from './leadership.js';
 export { monotonicNow } from './rpc.js';
 export * from './session.js';
+export * from './lock-errors.js';
+export * from './lock.js';
+export * from './mutex.js';
+export * from './sessions.js';
