@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ElectionOptionsError,
+  LockLostError,
+  LockNotHeldError,
+  LocksClosedError,
+  type Lock,
+} from '../../lib/core/index.js';
+import { deleteKey, leaseRevoke, waitFor } from '../support/index.js';
+import { useEtcd } from '../support/use-etcd.js';
+import { uniqueName } from './fixtures.js';
+import { keysOf, leaseList, state, useLockApps } from './lock-fixtures.js';
+
+const etcd = useEtcd();
+const app = useLockApps(etcd);
+
+/** Blocks the event loop (no timer, no I/O runs) for `ms`, as a GC pause or SIGSTOP would. */
+function freeze(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function lostWith(lock: Lock): LockLostError {
+  return lock.signal.reason as LockLostError;
+}
+
+describe('Locks: one process', () => {
+  it('serializes acquires of one name inside the process, first come first served', async () => {
+    const name = uniqueName('local');
+    const { locks } = app();
+    const first = await locks.acquire(name);
+    const second = locks.acquire(name);
+    const third = locks.acquire(name);
+    // Both wait in this process: no second key (which would be the same key) in etcd.
+    expect(await state(second)).toBe('pending');
+    expect((await keysOf(etcd(), name)).map(k => k.key)).toEqual([first.key]);
+    const order: string[] = [];
+    void second.then(() => order.push('second'));
+    void third.then(() => order.push('third'));
+
+    await first.release();
+    const b = await second;
+    expect(first.held).toBe(false);
+    expect(b.held).toBe(true);
+    expect(await state(third)).toBe('pending');
+    expect(BigInt(b.fencingToken)).toBeGreaterThan(BigInt(first.fencingToken));
+    await b.release();
+    const c = await third;
+    expect(BigInt(c.fencingToken)).toBeGreaterThan(BigInt(b.fencingToken));
+    expect(order).toEqual(['second', 'third']);
+    await c.release();
+    // tryAcquire sees a local holder as "held" without asking etcd.
+    const d = await locks.acquire(name);
+    expect(await locks.tryAcquire(name)).toBeUndefined();
+    await d.release();
+  });
+
+  it('releases with await using, and refuses a fenced write once released', async () => {
+    const name = uniqueName('dispose');
+    const { locks, client } = app();
+    let kept: Lock | undefined;
+    {
+      await using lock = await locks.acquire(name);
+      kept = lock;
+      const res = await lock
+        .guard()
+        .then(client.put(`${name}-data`).value('v1'))
+        .commit();
+      expect(res.succeeded).toBe(true);
+    }
+    expect(kept.held).toBe(false);
+    expect(kept.signal.aborted).toBe(true);
+    expect(lostWith(kept).reason).toBe('released');
+    expect(() => kept.guard()).toThrow(LockNotHeldError);
+    expect(await keysOf(etcd(), name)).toEqual([]);
+    await client.delete().key(`${name}-data`);
+  });
+
+  it('loses the lock when its key is deleted: signal aborts, held is false', async () => {
+    const name = uniqueName('deleted');
+    const lost: string[] = [];
+    const { locks } = app({ locks: { onLost: (lock, reason) => lost.push(reason) } });
+    const lock = await locks.acquire(name);
+    await deleteKey(etcd(), lock.key);
+    await waitFor(() => lock.signal.aborted, { timeout: 10_000, message: 'signal aborted' });
+    expect(lock.held).toBe(false);
+    expect(lostWith(lock).reason).toBe('key-deleted');
+    expect(lost).toEqual(['key-deleted']);
+    expect(locks.stats.lost).toBe(1);
+    // The name is free again, in this process too.
+    const again = await locks.acquire(name, { wait: 5000 });
+    expect(BigInt(again.fencingToken)).toBeGreaterThan(BigInt(lock.fencingToken));
+    await again.release();
+  });
+
+  it('loses every lock when the lease is revoked, then locks again on a new lease', async () => {
+    const { locks, sessions } = app({ ttl: 3 });
+    const a = await locks.acquire(uniqueName('revoke-a'));
+    const b = await locks.acquire(uniqueName('revoke-b'));
+    const lease = sessions.current()!;
+    const order: string[] = [];
+    lease.onLost(() => order.push(`session:${a.held}:${b.held}`));
+    await leaseRevoke(etcd(), lease.leaseHex);
+    await waitFor(() => a.signal.aborted && b.signal.aborted, {
+      timeout: 10_000,
+      message: 'both locks lost',
+    });
+    expect([a.held, b.held]).toEqual([false, false]);
+    expect(['lease-revoked', 'key-deleted']).toContain(lostWith(a).reason);
+    const c = await locks.acquire(a.name, { wait: 10_000 });
+    expect(c.leaseId).not.toBe(lease.leaseId);
+    expect(c.key).toBe(`${a.name}/${sessions.current()!.leaseHex}`);
+    await c.release();
+  });
+
+  it('after a pause past the lease deadline, held and signal say lost before anything else runs', async () => {
+    const name = uniqueName('pause');
+    const { locks, sessions } = app({ ttl: 2, margin: 500 });
+    const lock = await locks.acquire(name);
+    const session = sessions.current()!;
+    let timersRan = 0;
+    const timer = setInterval(() => timersRan++, 1);
+    try {
+      const before = timersRan;
+      freeze(2000);
+      // No timer or I/O callback has run since the freeze; reading the lock checks the deadline.
+      expect(timersRan).toBe(before);
+      expect(lock.signal.aborted).toBe(true);
+      expect(lock.held).toBe(false);
+      expect(session.isAlive()).toBe(false);
+      expect(lostWith(lock).reason).toBe('session-expired');
+    } finally {
+      clearInterval(timer);
+    }
+    // The expired lease is revoked and a new session granted: the lock is free again.
+    const again = await locks.acquire(name, { wait: 10_000 });
+    expect(again.leaseId).not.toBe(session.leaseId);
+    await waitFor(async () => !(await leaseList(etcd())).includes(session.leaseHex), {
+      timeout: 10_000,
+      message: 'the expired lease revoked',
+    });
+    await again.release();
+  });
+
+  it('keeps 10 locks on one lease, and leaves no key or lease behind on close', async () => {
+    const { locks, sessions } = app();
+    const names = Array.from({ length: 10 }, (_, i) => uniqueName(`many-${i}`));
+    const held = await Promise.all(names.map(name => locks.acquire(name)));
+    const lease = sessions.current()!.leaseHex;
+    expect(new Set(held.map(lock => lock.leaseId)).size).toBe(1);
+    expect(held.map(lock => lock.key)).toEqual(names.map(name => `${name}/${lease}`));
+    expect(sessions.stats.granted).toBe(1);
+    expect(locks.held()).toHaveLength(10);
+
+    await locks.close();
+    expect(held.every(lock => !lock.held && lostWith(lock).reason === 'stopped')).toBe(true);
+    await expect(locks.acquire(names[0])).rejects.toBeInstanceOf(LocksClosedError);
+    for (const name of names) expect(await keysOf(etcd(), name)).toEqual([]);
+    await sessions.close();
+    expect(await leaseList(etcd())).not.toContain(lease);
+  });
+
+  it('names the field, the value and the fix on bad input', async () => {
+    const { locks } = app();
+    await expect(locks.acquire('')).rejects.toThrow(ElectionOptionsError);
+    await expect(locks.acquire('')).rejects.toThrow(/"name": "".*non-empty string/);
+    await expect(locks.acquire('x', { wait: -1 })).rejects.toThrow(/"wait": -1/);
+  });
+});
