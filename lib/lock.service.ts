@@ -1,0 +1,249 @@
+import {
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { ModulesContainer } from '@nestjs/core';
+import type { Etcd3 } from 'etcd3';
+import {
+  type AcquireOptions,
+  ElectionError,
+  type Lock,
+  LockTimeoutError,
+  Locks,
+  type LocksStats,
+  Sessions,
+  type SessionsOptions,
+  type SessionsStats,
+} from './core/index.js';
+import { ELECTION_CONNECTION, LOCK_LOGGER_CONTEXT } from './election.constants.js';
+import {
+  jobLockFailedMessage,
+  lockEtcdErrorMessage,
+  lockLostMessage,
+} from './election.messages.js';
+import { runWithLock } from './lock.context.js';
+
+/**
+ * @internal The etcd connection one `ElectionModule.forRoot*()` registration brings: its client
+ * and the settings of the session locks share. Closes the client on shutdown when it created it.
+ */
+export class LockConnection implements OnApplicationShutdown {
+  constructor(
+    readonly client: Etcd3,
+    readonly settings: SessionsOptions,
+    private readonly owned: boolean,
+    /** The election of the registration; undefined for a connection-only `forRoot({ etcd })`. */
+    readonly election?: string,
+  ) {}
+
+  /** @internal */
+  onApplicationShutdown(): void {
+    if (this.owned) this.client.close();
+  }
+}
+
+/** Counters of one `@WithoutOverlapping` job in this process. */
+export interface JobStats {
+  /** `Class.method`. */
+  label: string;
+  /** The lock name the job's runs hold. */
+  name: string;
+  /** Runs that held the lock and ran. */
+  runs: number;
+  /** Runs skipped because the lock was held elsewhere (or `wait` ran out). */
+  skipped: number;
+  /** Runs skipped because etcd could not be asked. */
+  errors: number;
+}
+
+/** @internal A job the explorer found: its lock name and how long a run may wait. */
+export interface JobBinding {
+  label: string;
+  name: string;
+  wait?: number;
+}
+
+/**
+ * Go-compatible locks (`concurrency.Mutex`, `etcdctl lock`) on the application's etcd session.
+ * Every lock of the application shares one lease; acquires of one name inside the application
+ * queue up first come first served, so a lock excludes other calls of this process as well as
+ * other processes.
+ *
+ * Available with any `ElectionModule.forRoot*()` registration; `forRoot({ etcd })` without an
+ * election registers the connection alone. With several registrations, the connection-only one is
+ * used (else the first election's client and session settings).
+ */
+@Injectable()
+export class LockService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(LOCK_LOGGER_CONTEXT);
+  private sessionOwner?: Sessions;
+  private lockOwner?: Locks;
+  private readonly jobStats = new Map<string, JobStats & { wait?: number }>();
+  private errorLogged = false;
+  private closing?: Promise<void>;
+
+  /** @internal Created by `ElectionModule`; inject it. */
+  constructor(private readonly modules: ModulesContainer) {}
+
+  /**
+   * Waits for lock `name` (an etcd prefix, as `etcdctl lock NAME` takes it) and resolves with it
+   * held. Release it with `release()` or `await using`.
+   *
+   * @param options.wait Milliseconds to wait, then reject with `LockTimeoutError`. Omitted: as
+   *   long as it takes.
+   * @param options.signal Aborting gives up (rejects with its reason).
+   *
+   * Either way of giving up leaves nothing in etcd.
+   */
+  async acquire(name: string, options: AcquireOptions = {}): Promise<Lock> {
+    const lock = await this.locks.acquire(name, options);
+    this.errorLogged = false;
+    return lock;
+  }
+
+  /**
+   * Go's `TryLock`: the lock if it is free now, else undefined (nothing left behind). A lock held
+   * by this process counts as not free. Rejects when etcd cannot be asked.
+   */
+  tryAcquire(name: string, options: { signal?: AbortSignal } = {}): Promise<Lock | undefined> {
+    return this.locks.tryAcquire(name, options);
+  }
+
+  /**
+   * Runs `fn` holding lock `name` and releases it when `fn` settles, returning what `fn`
+   * returns. Inside, `currentLock()` gives the lock; pass `lock.signal` on, it aborts if the lock
+   * is lost.
+   */
+  async withLock<T>(
+    name: string,
+    fn: (lock: Lock) => T | Promise<T>,
+    options: AcquireOptions = {},
+  ): Promise<T> {
+    const lock = await this.acquire(name, options);
+    try {
+      return await runWithLock(lock, () => fn(lock));
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** The locks this process holds now. */
+  held(): Lock[] {
+    return this.lockOwner?.held() ?? [];
+  }
+
+  /** Counters of the locks and of the shared session, since start. A snapshot. */
+  get stats(): LocksStats & { sessions: SessionsStats } {
+    return {
+      ...(this.lockOwner?.stats ?? this.locks.stats),
+      sessions: { ...this.sessions.stats },
+    };
+  }
+
+  /** Counters of every `@WithoutOverlapping` job of this application. A snapshot. */
+  jobs(): JobStats[] {
+    return [...this.jobStats.values()].map(({ label, name, runs, skipped, errors }) => ({
+      label,
+      name,
+      runs,
+      skipped,
+      errors,
+    }));
+  }
+
+  /** @internal Picks the connection once every provider exists. */
+  onModuleInit(): void {
+    void this.locks;
+  }
+
+  /**
+   * @internal In the first shutdown phase (before clients are closed): pending acquires reject,
+   * held locks end and are deleted, the lease is revoked.
+   */
+  async onModuleDestroy(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.lockOwner?.close();
+      await this.sessionOwner?.close();
+    })();
+    await this.closing;
+  }
+
+  /** @internal Registers a `@WithoutOverlapping` job (the explorer does, at bootstrap). */
+  addJob(job: JobBinding): void {
+    this.jobStats.set(job.label, { ...job, runs: 0, skipped: 0, errors: 0 });
+  }
+
+  /**
+   * @internal One run of a `@WithoutOverlapping` job: holds its lock around `fn` (inside the
+   * lock's context, for `currentLock()`), or skips (resolving undefined) when it is held
+   * elsewhere, `wait` runs out, or etcd cannot be asked.
+   */
+  async runJob<T>(label: string, fn: () => T): Promise<Awaited<T> | undefined> {
+    const job = this.jobStats.get(label);
+    if (!job) throw new ElectionError(`@WithoutOverlapping ${label} is not registered.`);
+    let lock: Lock | undefined;
+    try {
+      lock =
+        job.wait === undefined
+          ? await this.tryAcquire(job.name)
+          : await this.acquire(job.name, { wait: job.wait });
+    } catch (error) {
+      if (!(error instanceof LockTimeoutError)) {
+        job.errors++;
+        this.logger.warn(jobLockFailedMessage(label, job.name, error));
+        return undefined;
+      }
+    }
+    if (!lock) {
+      job.skipped++;
+      return undefined;
+    }
+    job.runs++;
+    try {
+      return await runWithLock(lock, fn);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private get sessions(): Sessions {
+    void this.locks;
+    return this.sessionOwner!;
+  }
+
+  private get locks(): Locks {
+    if (this.lockOwner) return this.lockOwner;
+    const connection = this.findConnection();
+    this.sessionOwner = new Sessions(connection.client, connection.settings);
+    this.lockOwner = new Locks(this.sessionOwner, {
+      requestTimeout: connection.settings.requestTimeout,
+      backoff: connection.settings.backoff,
+      onLost: (lock, reason) =>
+        this.logger.warn(lockLostMessage(lock.name, lock.key, lock.fencingToken, reason)),
+      onError: error => {
+        if (this.errorLogged) return;
+        this.errorLogged = true;
+        this.logger.warn(lockEtcdErrorMessage(error));
+      },
+    });
+    return this.lockOwner;
+  }
+
+  private findConnection(): LockConnection {
+    const connections = [...this.modules.values()].flatMap(moduleRef => {
+      const connection: unknown = moduleRef.providers.get(ELECTION_CONNECTION)?.instance;
+      return connection instanceof LockConnection ? [connection] : [];
+    });
+    const chosen = connections.find(c => c.election === undefined) ?? connections[0];
+    if (!chosen) {
+      throw new ElectionError(
+        'LockService has no etcd connection: import ElectionModule.forRoot({ etcd }) ' +
+          '(with or without an election) in the application.',
+      );
+    }
+    return chosen;
+  }
+}

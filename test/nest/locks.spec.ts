@@ -1,0 +1,180 @@
+import { Injectable } from '@nestjs/common';
+import { Interval, ScheduleModule, Timeout } from '@nestjs/schedule';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ElectionModule,
+  ElectionService,
+  LockService,
+  LockTimeoutError,
+  WithoutOverlapping,
+  WITHOUT_OVERLAPPING_PREFIX,
+  currentLock,
+  type Lock,
+} from '../../lib/index.js';
+import { deleteKey, waitFor } from '../support/index.js';
+import { useEtcd } from '../support/use-etcd.js';
+import { uniqueName } from '../core/fixtures.js';
+import { keysOf, leaseList } from '../core/lock-fixtures.js';
+import { Apps, CaptureLogger } from './nest-apps.js';
+
+const etcd = useEtcd();
+const logs = new CaptureLogger();
+const apps = new Apps(logs);
+afterEach(() => apps.closeAll());
+
+/** Resolves when `release` is called: lets a test hold a job run open. */
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>(resolve => (open = resolve));
+  return { open, opened };
+}
+
+@Injectable()
+class Jobs {
+  readonly seen: Array<{ lock?: Lock; held?: boolean }> = [];
+  readonly scheduled: Array<string | undefined> = [];
+  hold = gate();
+
+  @WithoutOverlapping()
+  async run(): Promise<string> {
+    const lock = currentLock();
+    this.seen.push({ lock, held: lock?.held });
+    await this.hold.opened;
+    return 'done';
+  }
+
+  @WithoutOverlapping({ wait: 10_000 })
+  async patient(): Promise<string> {
+    this.seen.push({ lock: currentLock() });
+    await this.hold.opened;
+    return 'patient done';
+  }
+
+  @Interval(50)
+  @WithoutOverlapping({ name: 'interval-below' })
+  below(): void {
+    this.scheduled.push(currentLock()?.name);
+  }
+
+  @WithoutOverlapping({ name: 'timeout-above' })
+  @Timeout(20)
+  above(): void {
+    this.scheduled.push(currentLock()?.name);
+  }
+}
+
+describe('LockService', () => {
+  it('works with a connection-only forRoot({ etcd }), without ElectionService', async () => {
+    const app = await apps.create({
+      imports: [ElectionModule.forRoot({ etcd: { hosts: etcd().endpoints }, ttl: 5 })],
+    });
+    expect(() => app.get(ElectionService)).toThrow();
+    const locks = app.get(LockService);
+    const name = uniqueName('nest');
+
+    const lock = await locks.acquire(name);
+    expect(lock.held).toBe(true);
+    expect(await locks.tryAcquire(name)).toBeUndefined();
+    await expect(locks.acquire(name, { wait: 200 })).rejects.toBeInstanceOf(LockTimeoutError);
+    await lock.release();
+
+    const result = await locks.withLock(name, inner => {
+      expect(currentLock()).toBe(inner);
+      expect(inner.held).toBe(true);
+      return inner.fencingToken;
+    });
+    expect(BigInt(result)).toBeGreaterThan(BigInt(lock.fencingToken));
+    expect(await keysOf(etcd(), name)).toEqual([]);
+
+    const kept = await locks.acquire(name);
+    const lease = kept.key.slice(name.length + 1);
+    await apps.closeAll();
+    // Shutdown ends held locks and revokes the lease.
+    expect(kept.held).toBe(false);
+    expect(await keysOf(etcd(), name)).toEqual([]);
+    expect(await leaseList(etcd())).not.toContain(lease);
+  });
+
+  it('shares the client of an election registration', async () => {
+    const app = await apps.create({
+      imports: [
+        ElectionModule.forRoot({
+          etcd: { hosts: etcd().endpoints },
+          election: uniqueName('with-election'),
+          ttl: 5,
+          autoStart: false,
+        }),
+      ],
+    });
+    const locks = app.get(LockService);
+    expect(app.get(ElectionService)).toBeInstanceOf(ElectionService);
+    const lock = await locks.acquire(uniqueName('shared'));
+    expect(lock.held).toBe(true);
+    await lock.release();
+  });
+
+  it('aborts the signal of a lock lost while held, and logs one line', async () => {
+    const app = await apps.create({
+      imports: [ElectionModule.forRoot({ etcd: { hosts: etcd().endpoints }, ttl: 5 })],
+    });
+    const locks = app.get(LockService);
+    const name = uniqueName('lost');
+    const lock = await locks.acquire(name);
+    const before = logs.lines.length;
+    await deleteKey(etcd(), lock.key);
+    await waitFor(() => lock.signal.aborted, { timeout: 10_000, message: 'lock lost' });
+    expect(lock.held).toBe(false);
+    const lines = logs.lines.slice(before).filter(line => line.context === 'Lock');
+    expect(lines).toHaveLength(1);
+    expect(lines[0].message).toContain(`Lock "${name}" lost (key-deleted)`);
+    expect(lines[0].level).toBe('warn');
+  });
+});
+
+describe('@WithoutOverlapping', () => {
+  it('skips a run while another holds the job lock, counts it, and gives currentLock()', async () => {
+    const app = await apps.create({
+      imports: [ElectionModule.forRoot({ etcd: { hosts: etcd().endpoints }, ttl: 5 })],
+      providers: [Jobs],
+    });
+    const jobs = app.get(Jobs);
+    const locks = app.get(LockService);
+    const first = jobs.run();
+    await waitFor(() => jobs.seen.length === 1, { timeout: 10_000, message: 'first run' });
+    expect(jobs.seen[0].lock?.name).toBe(`${WITHOUT_OVERLAPPING_PREFIX}Jobs.run`);
+    expect(jobs.seen[0].held).toBe(true);
+    expect(await jobs.run()).toBeUndefined();
+
+    // `wait` makes a run queue instead of being skipped.
+    const waiting = jobs.patient();
+    const second = jobs.patient();
+    await waitFor(() => jobs.seen.length === 2, { timeout: 10_000, message: 'patient run' });
+    jobs.hold.open();
+    expect(await first).toBe('done');
+    expect(await waiting).toBe('patient done');
+    expect(await second).toBe('patient done');
+    expect(jobs.seen).toHaveLength(3);
+
+    const stats = Object.fromEntries(locks.jobs().map(job => [job.label, job]));
+    expect(stats['Jobs.run']).toMatchObject({ runs: 1, skipped: 1, errors: 0 });
+    expect(stats['Jobs.patient']).toMatchObject({ runs: 2, skipped: 0 });
+  });
+
+  it('runs @Interval / @Timeout jobs under their lock, in either decorator order', async () => {
+    const app = await apps.create({
+      imports: [
+        ScheduleModule.forRoot(),
+        ElectionModule.forRoot({ etcd: { hosts: etcd().endpoints }, ttl: 5 }),
+      ],
+      providers: [Jobs],
+    });
+    const jobs = app.get(Jobs);
+    await waitFor(
+      () =>
+        jobs.scheduled.includes('timeout-above') &&
+        jobs.scheduled.filter(name => name === 'interval-below').length >= 2,
+      { timeout: 10_000, message: 'scheduled runs under their locks' },
+    );
+    expect(jobs.scheduled.every(name => name !== undefined)).toBe(true);
+  });
+});
