@@ -11,7 +11,16 @@ import {
   currentLock,
   type Lock,
 } from '../../lib/index.js';
-import { deleteKey, waitFor } from '../support/index.js';
+import { join } from 'node:path';
+import {
+  deadline,
+  deleteKey,
+  spawnTracked,
+  waitFor,
+  type OutputLine,
+  type TrackedProcess,
+} from '../support/index.js';
+import { REPO_ROOT, ensureAppsBuilt } from '../faults/apps.js';
 import { useEtcd } from '../support/use-etcd.js';
 import { uniqueName } from '../core/fixtures.js';
 import { keysOf, leaseList } from '../core/lock-fixtures.js';
@@ -178,3 +187,83 @@ describe('@WithoutOverlapping', () => {
     expect(jobs.scheduled.every(name => name !== undefined)).toBe(true);
   });
 });
+
+const LOCK_JOB_APP = join(REPO_ROOT, '.build/test/apps/lock-job.js');
+
+interface JobLine {
+  t: string;
+  node: string;
+  run?: 'start' | 'end';
+  token?: string;
+  aborted?: boolean;
+  jobs?: Array<{ label: string; name: string; runs: number; skipped: number; errors: number }>;
+  event?: string;
+}
+
+function records(proc: TrackedProcess): JobLine[] {
+  return proc.lines
+    .filter((line: OutputLine) => line.stream === 'stdout' && line.text.startsWith('{'))
+    .map(line => JSON.parse(line.text) as JobLine);
+}
+
+describe('@WithoutOverlapping across processes', () => {
+  it('never overlaps a 3 s job on a 1 s interval across 3 instances; skipped runs are counted', async () => {
+    await ensureAppsBuilt();
+    const job = uniqueName('three-replicas');
+    const replicas = ['a', 'b', 'c'].map(node =>
+      spawnTracked(process.execPath, [LOCK_JOB_APP], {
+        label: `lock-job ${node}`,
+        env: {
+          ETCD_HOSTS: etcd().endpoints.join(','),
+          NODE_NAME: node,
+          JOB_NAME: job,
+          JOB_MS: '3000',
+          INTERVAL_MS: '1000',
+          LOCK_TTL: '5',
+        },
+      }),
+    );
+    try {
+      const runs = () => replicas.flatMap(records).filter(r => r.run === 'end');
+      await waitFor(() => runs().length >= 3, {
+        timeout: 30_000,
+        interval: 100,
+        message: 'three runs completed',
+      });
+    } finally {
+      for (const proc of replicas) proc.signal('SIGTERM');
+      await Promise.all(
+        replicas.map(proc => deadline(proc.exited, 15_000, `${proc.label} exit on SIGTERM`)),
+      );
+    }
+    const all = replicas.flatMap(records);
+    const starts = all.filter(r => r.run === 'start').sort((x, y) => cmp(x.t, y.t));
+    const ends = new Map(all.filter(r => r.run === 'end').map(r => [r.token!, r]));
+    // Each run, from the moment it held the lock to the end of its work, is disjoint from the next.
+    for (let i = 1; i < starts.length; i++) {
+      const previous = ends.get(starts[i - 1].token!);
+      expect(previous, `run ${starts[i - 1].token} ended`).toBeDefined();
+      expect(BigInt(starts[i].t)).toBeGreaterThan(BigInt(previous!.t));
+      expect(BigInt(starts[i].token!)).toBeGreaterThan(BigInt(starts[i - 1].token!));
+    }
+    const completed = all.filter(r => r.run === 'end' && !r.aborted);
+    expect(completed.length).toBeGreaterThanOrEqual(3);
+    const stats = all.flatMap(r => r.jobs ?? []);
+    expect(stats).toHaveLength(3);
+    expect(stats.every(s => s.name === job && s.errors === 0)).toBe(true);
+    const skipped = stats.reduce((sum, s) => sum + s.skipped, 0);
+    const ran = stats.reduce((sum, s) => sum + s.runs, 0);
+    expect(ran).toBe(starts.length);
+    // Three replicas tick every second while one run takes three: most ticks find the lock held.
+    expect(skipped).toBeGreaterThan(ran);
+    console.info(
+      `3 replicas: ${ran} runs (${stats.map(s => `${s.runs}`).join('/')}), ${skipped} skipped`,
+    );
+    expect(await keysOf(etcd(), job)).toEqual([]);
+  });
+});
+
+function cmp(a: string, b: string): number {
+  const d = BigInt(a) - BigInt(b);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+}
