@@ -8,6 +8,7 @@ export {
   LockNotHeldError,
   LockTimeoutError,
   LocksClosedError,
+  NoSessionError,
   NotLeaderError,
   ValueTooLargeError,
 } from './core/index.js';

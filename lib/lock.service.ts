@@ -217,19 +217,22 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
   private get locks(): Locks {
     if (this.lockOwner) return this.lockOwner;
     const connection = this.findConnection();
-    this.sessionOwner = new Sessions(connection.client, connection.settings);
+    const onError = (error: unknown) => this.onError(error);
+    this.sessionOwner = new Sessions(connection.client, { ...connection.settings, onError });
     this.lockOwner = new Locks(this.sessionOwner, {
       requestTimeout: connection.settings.requestTimeout,
       backoff: connection.settings.backoff,
       onLost: (lock, reason) =>
         this.logger.warn(lockLostMessage(lock.name, lock.key, lock.fencingToken, reason)),
-      onError: error => {
-        if (this.errorLogged) return;
-        this.errorLogged = true;
-        this.logger.warn(lockEtcdErrorMessage(error));
-      },
+      onError,
     });
     return this.lockOwner;
+  }
+
+  private onError(error: unknown): void {
+    if (this.errorLogged) return;
+    this.errorLogged = true;
+    this.logger.warn(lockEtcdErrorMessage(error));
   }
 
   private findConnection(): LockConnection {

@@ -51,3 +51,18 @@ export class LocksClosedError extends ElectionError {
     super('The locks of this application are shut down; no lock can be acquired any more.');
   }
 }
+
+/** No etcd session could be granted in time (etcd unreachable, or refusing us). */
+export class NoSessionError extends ElectionError {
+  constructor(
+    readonly waitedMs: number,
+    cause?: unknown,
+  ) {
+    super(
+      `No etcd session within ${waitedMs} ms` +
+        (cause instanceof Error ? `: ${cause.message}` : '') +
+        `. Check that etcd is running and reachable at the configured hosts (ETCD_HOSTS), and its TLS and auth settings.`,
+      { cause },
+    );
+  }
+}

@@ -7,6 +7,7 @@ import {
   LockNotHeldError,
   LockTimeoutError,
   LocksClosedError,
+  NoSessionError,
 } from './lock-errors.js';
 import { Mutex, type MutexEntry, type MutexTicket } from './mutex.js';
 import { sleep } from './rpc.js';
@@ -128,7 +129,8 @@ export class Locks {
 
   /**
    * Go's `TryLock`: resolves with the lock if it is free now, else undefined, leaving no key
-   * behind. Held by this process already counts as not free. Rejects on etcd errors.
+   * behind. Held by this process already counts as not free. Rejects on etcd errors, and with
+   * {@link NoSessionError} when no session can be had within the request timeout.
    */
   async tryAcquire(
     name: string,
@@ -142,7 +144,7 @@ export class Locks {
     );
     let handedOver = false;
     try {
-      const session = await this.sessions.get(signal);
+      const session = await this.sessionWithin(this.options.requestTimeout, signal);
       const mutex = this.mutex(name);
       const pending = mutex.tryLock(session.leaseId);
       const entry = await settleWithin(pending, signal, async () => {
@@ -280,6 +282,17 @@ export class Locks {
         this.options.onError?.(error);
       }
       await sleep(backoffDelay(attempt, this.backoff));
+    }
+  }
+
+  /** The live session, waiting at most `ms` for one to be granted. */
+  private async sessionWithin(ms: number, signal: AbortSignal): Promise<Session> {
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new NoSessionError(ms, this.sessions.error)), ms);
+    try {
+      return await this.sessions.get(AbortSignal.any([signal, timeout.signal]));
+    } finally {
+      clearTimeout(timer);
     }
   }
 

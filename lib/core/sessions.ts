@@ -14,6 +14,8 @@ export interface SessionsOptions {
   requestTimeout: number;
   /** Delays between failed grants and revokes. @default { initial: 100, max: 5000 } */
   backoff?: Partial<BackoffOptions>;
+  /** Called with each failed grant or revoke, for logging. */
+  onError?(error: unknown): void;
 }
 
 /** Counters of a {@link Sessions} since it was created. */
@@ -104,7 +106,7 @@ export class Sessions {
 
   /**
    * Calls `listener` synchronously whenever a session of this owner is lost (not when closed),
-   * after the session's own listeners. Returns a function that removes it.
+   * from within the loss, before any recovery starts. Returns a function that removes it.
    */
   onLost(listener: (session: Session, reason: SessionLossReason) => void): () => void {
     this.lossListeners.add(listener);
@@ -144,6 +146,7 @@ export class Sessions {
         this.failures++;
         this.stats.grantFailures++;
         this.lastError = error;
+        this.options.onError?.(error);
       }
       throw error;
     }
@@ -159,13 +162,19 @@ export class Sessions {
     if (reason === 'closed') return;
     if (this.session === session) this.session = undefined;
     this.stats.lost++;
-    // Recovery starts only after every listener has heard of the loss.
-    try {
-      for (const listener of [...this.lossListeners]) listener(session, reason);
-    } finally {
-      const revoke = this.revokeUntilGone(session).finally(() => this.revokes.delete(revoke));
-      this.revokes.add(revoke);
+    for (const listener of [...this.lossListeners]) {
+      try {
+        listener(session, reason);
+      } catch (error) {
+        this.options.onError?.(error);
+      }
     }
+    // Recovery starts only once every listener of the session (ours is its first) has heard of
+    // the loss: after this synchronous round of listeners.
+    const revoke = Promise.resolve()
+      .then(() => this.revokeUntilGone(session))
+      .finally(() => this.revokes.delete(revoke));
+    this.revokes.add(revoke);
   }
 
   /**
@@ -188,6 +197,7 @@ export class Sessions {
           return;
         }
         if (stop.aborted) return;
+        this.options.onError?.(error);
       }
       await sleep(backoffDelay(attempt, this.backoff), stop).catch(() => undefined);
     }

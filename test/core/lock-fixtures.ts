@@ -30,8 +30,10 @@ export function useLockApps(cluster: () => EtcdCluster) {
     await Promise.allSettled(open.map(app => app.sessions.close()));
     for (const app of open) app.client.close();
   });
-  return (options: Partial<SessionsOptions> & { locks?: Partial<LocksOptions> } = {}): LockApp => {
-    const client = createEtcdClient({ hosts: cluster().endpoints });
+  return (
+    options: Partial<SessionsOptions> & { locks?: Partial<LocksOptions>; hosts?: string[] } = {},
+  ): LockApp => {
+    const client = createEtcdClient({ hosts: options.hosts ?? cluster().endpoints });
     const sessions = new Sessions(client, {
       ttl: options.ttl ?? 5,
       margin: options.margin ?? 1000,

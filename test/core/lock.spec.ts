@@ -3,7 +3,9 @@ import {
   ElectionOptionsError,
   LockLostError,
   LockNotHeldError,
+  LockTimeoutError,
   LocksClosedError,
+  NoSessionError,
   type Lock,
 } from '../../lib/core/index.js';
 import { deleteKey, leaseRevoke, waitFor } from '../support/index.js';
@@ -105,6 +107,8 @@ describe('Locks: one process', () => {
       message: 'both locks lost',
     });
     expect([a.held, b.held]).toEqual([false, false]);
+    // Whoever hears of the session's end after the locks finds them ended already.
+    expect(order).toEqual(['session:false:false']);
     expect(['lease-revoked', 'key-deleted']).toContain(lostWith(a).reason);
     const c = await locks.acquire(a.name, { wait: 10_000 });
     expect(c.leaseId).not.toBe(lease.leaseId);
@@ -157,6 +161,19 @@ describe('Locks: one process', () => {
     for (const name of names) expect(await keysOf(etcd(), name)).toEqual([]);
     await sessions.close();
     expect(await leaseList(etcd())).not.toContain(lease);
+  });
+
+  it('without etcd: tryAcquire fails within the request timeout, acquire within wait', async () => {
+    // Nothing listens on port 9.
+    const { locks, sessions } = app({ hosts: ['http://127.0.0.1:9'], requestTimeout: 500 });
+    const error = await locks.tryAcquire('unreachable').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NoSessionError);
+    expect((error as Error).message).toMatch(/No etcd session within 500 ms.*ETCD_HOSTS/);
+    await expect(locks.acquire('unreachable', { wait: 800 })).rejects.toBeInstanceOf(
+      LockTimeoutError,
+    );
+    expect(sessions.stats.grantFailures).toBeGreaterThan(0);
+    expect(sessions.current()).toBeUndefined();
   });
 
   it('names the field, the value and the fix on bad input', async () => {
