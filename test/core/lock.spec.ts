@@ -107,7 +107,8 @@ describe('Locks: one process', () => {
       message: 'both locks lost',
     });
     expect([a.held, b.held]).toEqual([false, false]);
-    // Whoever hears of the session's end after the locks finds them ended already.
+    // The session hears of the revoke at its next keepalive; its listeners find both ended.
+    await waitFor(() => order.length > 0, { timeout: 10_000, message: 'session lost' });
     expect(order).toEqual(['session:false:false']);
     expect(['lease-revoked', 'key-deleted']).toContain(lostWith(a).reason);
     const c = await locks.acquire(a.name, { wait: 10_000 });
