@@ -8,7 +8,8 @@ import {
   NoSessionError,
   type Lock,
 } from '../../lib/core/index.js';
-import { deleteKey, leaseRevoke, waitFor } from '../support/index.js';
+import { diffCounts, parsePrometheus, sumBy } from '../bench/stats.js';
+import { delay, deleteKey, leaseRevoke, waitFor } from '../support/index.js';
 import { useEtcd } from '../support/use-etcd.js';
 import { uniqueName } from './fixtures.js';
 import { keysOf, leaseList, state, useLockApps } from './lock-fixtures.js';
@@ -162,6 +163,44 @@ describe('Locks: one process', () => {
     for (const name of names) expect(await keysOf(etcd(), name)).toEqual([]);
     await sessions.close();
     expect(await leaseList(etcd())).not.toContain(lease);
+  });
+
+  it('costs etcd only keepalives while 10 locks are held and 10 acquires wait', async () => {
+    const holder = app({ ttl: 3 });
+    const waiter = app({ ttl: 3 });
+    const names = Array.from({ length: 10 }, (_, i) => uniqueName(`idle-${i}`));
+    const held = await Promise.all(names.map(name => holder.locks.acquire(name)));
+    const waiting = names.map(name => waiter.locks.acquire(name));
+    await waitFor(
+      async () =>
+        (await Promise.all(names.map(name => keysOf(etcd(), name)))).every(k => k.length === 2),
+      { timeout: 10_000, message: 'every waiter queued' },
+    );
+    const scrape = async () => {
+      const samples = parsePrometheus(await etcd().members[0].metrics());
+      const typed = (unary: boolean) => (l: Record<string, string>) =>
+        l.grpc_type !== undefined && (l.grpc_type === 'unary') === unary;
+      return {
+        unary: sumBy(samples, 'grpc_server_handled_total', 'grpc_method', typed(true)),
+        messages: sumBy(samples, 'grpc_server_msg_received_total', 'grpc_method', typed(false)),
+        streams: sumBy(samples, 'grpc_server_started_total', 'grpc_method', typed(false)),
+      };
+    };
+    const before = await scrape();
+    await delay(3500); // the measuring window: nothing to wait for, only time to pass
+    const after = await scrape();
+    const nonZero = (m: Map<string, number>) => Object.fromEntries([...m].filter(([, v]) => v));
+    expect(nonZero(diffCounts(before.unary, after.unary))).toEqual({});
+    expect(nonZero(diffCounts(before.streams, after.streams))).toEqual({});
+    const messages = nonZero(diffCounts(before.messages, after.messages));
+    expect(Object.keys(messages)).toEqual(['LeaseKeepAlive']);
+    // Two leases (one per app), one keepalive each per TTL/3 = 1 s: about 7 in 3.5 s.
+    expect(messages.LeaseKeepAlive).toBeGreaterThanOrEqual(4);
+    expect(messages.LeaseKeepAlive).toBeLessThanOrEqual(10);
+    console.info(`idle 3.5 s, 10 held + 10 waiting locks, 2 leases: ${JSON.stringify(messages)}`);
+
+    await Promise.all(held.map(lock => lock.release()));
+    await Promise.all((await Promise.all(waiting)).map(lock => lock.release()));
   });
 
   it('without etcd: tryAcquire fails within the request timeout, acquire within wait', async () => {
