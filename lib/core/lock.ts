@@ -101,6 +101,13 @@ export class Locks {
     if (wait !== undefined && (typeof wait !== 'number' || !(wait >= 0) || !isFinite(wait))) {
       throw new ElectionOptionsError('wait', wait, 'a number of milliseconds, 0 or more');
     }
+    if (wait === 0) {
+      // Nothing can be waited for in 0 ms: ask once, as tryAcquire does.
+      const lock = await this.tryAcquire(name, { signal: userSignal });
+      if (lock) return lock;
+      this.stats.timeouts++;
+      throw new LockTimeoutError(name, 0);
+    }
     const timeout = new AbortController();
     const timer =
       wait === undefined

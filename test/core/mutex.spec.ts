@@ -192,6 +192,9 @@ describe('the mutex recipe, as Go runs it', () => {
     const other = app();
     await expect(other.locks.acquire(name, { wait: 300 })).rejects.toBeInstanceOf(LockTimeoutError);
     expect(other.locks.stats.timeouts).toBe(1);
+    // wait: 0 asks once, like tryAcquire, and times out at once.
+    await expect(other.locks.acquire(name, { wait: 0 })).rejects.toBeInstanceOf(LockTimeoutError);
+    expect(other.locks.stats.timeouts).toBe(2);
     expect((await keysOf(etcd(), name)).map(k => k.key)).toEqual([lock.key]);
 
     const controller = new AbortController();
@@ -201,5 +204,8 @@ describe('the mutex recipe, as Go runs it', () => {
     await expect(aborted).rejects.toThrow('not needed any more');
     expect((await keysOf(etcd(), name)).map(k => k.key)).toEqual([lock.key]);
     await lock.release();
+    const free = await other.locks.acquire(name, { wait: 0 });
+    expect(free.held).toBe(true);
+    await free.release();
   });
 });
