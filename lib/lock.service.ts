@@ -13,6 +13,7 @@ import {
   type Lock,
   LockTimeoutError,
   Locks,
+  LocksClosedError,
   type LocksStats,
   Sessions,
   type SessionsOptions,
@@ -99,17 +100,18 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
    * Either way of giving up leaves nothing in etcd.
    */
   async acquire(name: string, options: AcquireOptions = {}): Promise<Lock> {
-    const lock = await this.locks.acquire(name, options);
-    this.errorLogged = false;
-    return lock;
+    return this.acquired(await this.locks.acquire(name, options));
   }
 
   /**
    * Go's `TryLock`: the lock if it is free now, else undefined (nothing left behind). A lock held
    * by this process counts as not free. Rejects when etcd cannot be asked.
    */
-  tryAcquire(name: string, options: { signal?: AbortSignal } = {}): Promise<Lock | undefined> {
-    return this.locks.tryAcquire(name, options);
+  async tryAcquire(
+    name: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<Lock | undefined> {
+    return this.acquired(await this.locks.tryAcquire(name, options));
   }
 
   /**
@@ -191,6 +193,8 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
           ? await this.tryAcquire(job.name)
           : await this.acquire(job.name, { wait: job.wait });
     } catch (error) {
+      // Shutting down: the run is skipped, as it would be on an instance that is gone.
+      if (error instanceof LocksClosedError) return undefined;
       if (!(error instanceof LockTimeoutError)) {
         job.errors++;
         this.logger.warn(jobLockFailedMessage(label, job.name, error));
@@ -227,6 +231,12 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
       onError,
     });
     return this.lockOwner;
+  }
+
+  /** A lock was had: the next etcd error starts a new streak, and is logged. */
+  private acquired<T extends Lock | undefined>(lock: T): T {
+    if (lock) this.errorLogged = false;
+    return lock;
   }
 
   private onError(error: unknown): void {

@@ -3,6 +3,7 @@ import { Interval, ScheduleModule, Timeout } from '@nestjs/schedule';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ElectionModule,
+  ElectionOptionsError,
   ElectionService,
   LockService,
   LockTimeoutError,
@@ -120,6 +121,37 @@ describe('LockService', () => {
     const lock = await locks.acquire(uniqueName('shared'));
     expect(lock.held).toBe(true);
     await lock.release();
+  });
+
+  it('works with an election registered by forRootAsync', async () => {
+    const app = await apps.create({
+      imports: [
+        ElectionModule.forRootAsync({
+          useFactory: () => ({
+            etcd: { hosts: etcd().endpoints },
+            election: uniqueName('async'),
+            ttl: 5,
+            autoStart: false,
+          }),
+        }),
+      ],
+    });
+    const lock = await app.get(LockService).acquire(uniqueName('async-lock'));
+    expect(lock.held).toBe(true);
+    await lock.release();
+  });
+
+  it('refuses election-only options without an election, naming them', async () => {
+    const error = await apps
+      .create({
+        imports: [
+          ElectionModule.forRoot({ etcd: { hosts: etcd().endpoints }, value: 'x' } as never),
+        ],
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ElectionOptionsError);
+    expect((error as ElectionOptionsError).field).toBe('election');
+    expect((error as Error).message).toContain('"value" applies to an election');
   });
 
   it('aborts the signal of a lock lost while held, and logs one line', async () => {
