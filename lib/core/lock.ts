@@ -274,21 +274,30 @@ export class Locks {
   /**
    * Deletes our key (guarded by its create revision), retrying until etcd confirms or the session
    * is gone (its lease, with the key, goes with it). This process's next acquirer of the name
-   * writes the same key, so it must not start before this is done.
+   * writes the same key, so it must not start before this is done. Once closing, tries once: the
+   * lease's revoke on shutdown deletes the key anyway.
    */
   private async unlockUntilDone(
     mutex: Mutex,
     ticket: MutexTicket,
     session: Session,
   ): Promise<void> {
-    for (let attempt = 0; session.isAlive(); attempt++) {
-      try {
-        await mutex.unlock(ticket);
-        return;
-      } catch (error) {
-        this.options.onError?.(error);
+    const gone = new AbortController();
+    const off = session.onLost(reason => gone.abort(reason));
+    try {
+      for (let attempt = 0; session.isAlive(); attempt++) {
+        try {
+          await mutex.unlock(ticket, gone.signal);
+          return;
+        } catch (error) {
+          if (gone.signal.aborted) return;
+          this.options.onError?.(error);
+          if (this.closeController.signal.aborted) return;
+        }
+        await sleep(backoffDelay(attempt, this.backoff), gone.signal).catch(() => undefined);
       }
-      await sleep(backoffDelay(attempt, this.backoff));
+    } finally {
+      off();
     }
   }
 
