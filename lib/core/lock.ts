@@ -210,8 +210,9 @@ export class Locks {
           });
           if (!own.owned) {
             // Someone deleted our waiting key (or replaced it): queue again, at the back.
-            if (own.exists) await this.unlockUntilDone(mutex, ticket, session);
             off();
+            if (own.exists) await this.evictUntilDone(mutex, ticket, session);
+            await sleep(backoffDelay(failures++, this.backoff), signal);
             continue;
           }
           verifiedAt = own.revision;
@@ -252,7 +253,10 @@ export class Locks {
       verifiedAt,
       backoff: this.backoff,
       onError: error => this.options.onError?.(error),
-      unlock: () => this.unlockUntilDone(mutex, ticket, session),
+      unlock: reason =>
+        reason === 'key-overwritten'
+          ? this.evictUntilDone(mutex, ticket, session)
+          : this.unlockUntilDone(mutex, ticket, session),
       onEnd: (ended, reason) => {
         this.heldLocks.delete(ended);
         if (reason === 'released' || reason === 'stopped') this.stats.released++;
@@ -277,17 +281,25 @@ export class Locks {
    * writes the same key, so it must not start before this is done. Once closing, tries once: the
    * lease's revoke on shutdown deletes the key anyway.
    */
-  private async unlockUntilDone(
-    mutex: Mutex,
-    ticket: MutexTicket,
+  private unlockUntilDone(mutex: Mutex, ticket: MutexTicket, session: Session): Promise<void> {
+    return this.retryWhileAlive(session, signal => mutex.unlock(ticket, signal));
+  }
+
+  /** Like {@link unlockUntilDone}, for a key someone overwrote: deletes it unguarded. */
+  private evictUntilDone(mutex: Mutex, ticket: MutexTicket, session: Session): Promise<void> {
+    return this.retryWhileAlive(session, signal => mutex.evict(ticket, signal));
+  }
+
+  private async retryWhileAlive(
     session: Session,
+    fn: (signal: AbortSignal) => Promise<unknown>,
   ): Promise<void> {
     const gone = new AbortController();
     const off = session.onLost(reason => gone.abort(reason));
     try {
       for (let attempt = 0; session.isAlive(); attempt++) {
         try {
-          await mutex.unlock(ticket, gone.signal);
+          await fn(gone.signal);
           return;
         } catch (error) {
           if (gone.signal.aborted) return;
@@ -334,7 +346,7 @@ export class Locks {
 interface LockHooks {
   verifiedAt: string;
   backoff: BackoffOptions;
-  unlock(): Promise<void>;
+  unlock(reason: LockLossReason): Promise<void>;
   onEnd(lock: Lock, reason: LockLossReason): void;
   onSettled(): void;
   onError(error: unknown): void;
@@ -443,9 +455,12 @@ export class Lock implements AsyncDisposable {
     } catch (error) {
       failure = error;
     }
-    // Our key is still ours to delete only when we give it up; when lost it is gone already (or
-    // someone else's, or goes with the revoked lease).
-    const cleanup = reason === 'released' || reason === 'stopped' ? this.hooks.unlock() : undefined;
+    // Delete our key when we give it up, and a foreign value someone put at it (the next lock
+    // transaction would take it for our place); a deleted key is gone, a lost lease takes its own.
+    const cleanup =
+      reason === 'released' || reason === 'stopped' || reason === 'key-overwritten'
+        ? this.hooks.unlock(reason)
+        : undefined;
     this.settled = Promise.resolve(cleanup).finally(() => this.hooks.onSettled());
     if (failure !== undefined) throw failure;
     return this.settled;

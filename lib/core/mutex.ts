@@ -244,6 +244,18 @@ export class Mutex {
     return res.succeeded;
   }
 
+  /**
+   * Deletes whatever sits at our key now, unguarded: for a key someone overwrote (another create
+   * revision or lease). `<name>/<our lease hex>` is ours by name, and a foreign value there would
+   * otherwise be taken for our place in the queue by the next lock transaction.
+   */
+  async evict(ticket: Pick<MutexTicket, 'key'>, signal?: AbortSignal): Promise<void> {
+    await this.request(
+      o => this.client.kv.deleteRange({ key: Buffer.from(ticket.key) }, o),
+      signal,
+    );
+  }
+
   /** The holder's key and create revision as etcd has them now; undefined when nobody waits. */
   async holder(signal?: AbortSignal): Promise<{ key: string; revision: string } | undefined> {
     const res = await this.request(

@@ -95,6 +95,21 @@ describe('Locks: one process', () => {
     await again.release();
   });
 
+  it('loses the lock when its key is overwritten, and never takes the foreign key for its own', async () => {
+    const name = uniqueName('overwritten');
+    const { locks } = app();
+    const lock = await locks.acquire(name);
+    await etcd().etcdctlOk(['put', lock.key, 'not a lock']);
+    await waitFor(() => lock.signal.aborted, { timeout: 10_000, message: 'signal aborted' });
+    expect(lock.held).toBe(false);
+    expect(lostWith(lock).reason).toBe('key-overwritten');
+    const again = await locks.acquire(name, { wait: 5000 });
+    const [kv] = await keysOf(etcd(), name);
+    expect(kv).toMatchObject({ key: again.key, value: '', createRevision: again.fencingToken });
+    expect(BigInt(again.fencingToken)).toBeGreaterThan(BigInt(lock.fencingToken));
+    await again.release();
+  });
+
   it('loses every lock when the lease is revoked, then locks again on a new lease', async () => {
     const { locks, sessions } = app({ ttl: 3 });
     const a = await locks.acquire(uniqueName('revoke-a'));
