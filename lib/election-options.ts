@@ -193,6 +193,8 @@ export interface ResolvedConnectionOptions {
   engine: ResolvedCandidateOptions;
   etcd?: IOptions;
   client?: Etcd3;
+  /** How long shutdown waits for work under locks before deleting their keys. */
+  shutdownTimeout: number;
 }
 
 /** Options that only make sense with an election. */
@@ -216,5 +218,10 @@ export function resolveConnectionOptions(
   }
   const { election: _election, ...rest } = options;
   const resolved = resolveElectionOptions({ ...rest }, { election: '(connection)' });
-  return { engine: resolved.engine, etcd: resolved.etcd, client: resolved.client };
+  return {
+    engine: resolved.engine,
+    etcd: resolved.etcd,
+    client: resolved.client,
+    shutdownTimeout: resolved.shutdownTimeout,
+  };
 }

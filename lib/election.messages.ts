@@ -143,3 +143,11 @@ export function nonStaticJobMessage(label: string): string {
     `(request-scoped or transient) provider. Move it to a singleton provider.`
   );
 }
+
+/** Shutdown stopped waiting for work under locks. */
+export function lockDrainTimedOutMessage(timeoutMs: number, pending: string[]): string {
+  return (
+    `work under locks still running after shutdownTimeout (${timeoutMs} ms): ` +
+    `${pending.join(', ')}; releasing anyway (their signals were aborted at the start of shutdown)`
+  );
+}

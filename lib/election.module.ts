@@ -69,6 +69,7 @@ export class ElectionModule {
             return new LockConnection(
               client,
               { ttl, margin, requestTimeout, backoff },
+              resolved.shutdownTimeout,
               !resolved.client,
             );
           },
@@ -115,14 +116,13 @@ export class ElectionModule {
       {
         provide: ELECTION_CONNECTION,
         useFactory: (options: ElectionModuleFactoryOptions, service: ElectionService) => {
-          const { ttl, margin, requestTimeout, backoff } = resolveElectionOptions(
-            options,
-            fixed,
-          ).engine;
+          const resolved = resolveElectionOptions(options, fixed);
+          const { ttl, margin, requestTimeout, backoff } = resolved.engine;
           // The election's client: the election closes it, after locks have let go.
           return new LockConnection(
             service.client,
             { ttl, margin, requestTimeout, backoff },
+            resolved.shutdownTimeout,
             false,
             service.name,
           );

@@ -22,6 +22,7 @@ import {
 import { ELECTION_CONNECTION, LOCK_LOGGER_CONTEXT } from './election.constants.js';
 import {
   jobLockFailedMessage,
+  lockDrainTimedOutMessage,
   lockEtcdErrorMessage,
   lockLostMessage,
 } from './election.messages.js';
@@ -35,6 +36,8 @@ export class LockConnection implements OnApplicationShutdown {
   constructor(
     readonly client: Etcd3,
     readonly settings: SessionsOptions,
+    /** Milliseconds shutdown waits for work under locks before deleting their keys. */
+    readonly shutdownTimeout: number,
     private readonly owned: boolean,
     /** The election of the registration; undefined for a connection-only `forRoot({ etcd })`. */
     readonly election?: string,
@@ -85,6 +88,9 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
   private readonly jobStats = new Map<string, JobStats & { wait?: number }>();
   private errorLogged = false;
   private closing?: Promise<void>;
+  private shutdownTimeout = 5000;
+  /** Work running under a lock (`withLock` callbacks, job runs; settles, never rejects) → label. */
+  private readonly work = new Map<Promise<void>, string>();
 
   /** @internal Created by `ElectionModule`; inject it. */
   constructor(private readonly modules: ModulesContainer) {}
@@ -126,7 +132,10 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
   ): Promise<T> {
     const lock = await this.acquire(name, options);
     try {
-      return await runWithLock(lock, () => fn(lock));
+      return await this.track(
+        `withLock("${name}")`,
+        runWithLock(lock, () => fn(lock)),
+      );
     } finally {
       await lock.release();
     }
@@ -163,11 +172,12 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
 
   /**
    * @internal In the first shutdown phase (before clients are closed): pending acquires reject,
-   * held locks end and are deleted, the lease is revoked.
+   * held locks end (signals abort) but keep their keys while the work under them settles (up to
+   * `shutdownTimeout`), then the keys are deleted and the lease is revoked.
    */
   async onModuleDestroy(): Promise<void> {
     this.closing ??= (async () => {
-      await this.lockOwner?.close();
+      await this.lockOwner?.close({ drain: () => this.drain() });
       await this.sessionOwner?.close();
     })();
     await this.closing;
@@ -207,9 +217,37 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
     }
     job.runs++;
     try {
-      return await runWithLock(lock, fn);
+      return await this.track(label, runWithLock(lock, fn));
     } finally {
       await lock.release();
+    }
+  }
+
+  /** Counts `work` as running under a lock until it settles, for shutdown to wait on. */
+  private track<T>(label: string, work: T): Promise<Awaited<T>> {
+    const result = Promise.resolve(work);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.work.set(settled, label);
+    void settled.then(() => this.work.delete(settled));
+    return result;
+  }
+
+  /** Waits up to `shutdownTimeout` for the work under locks to settle. */
+  private async drain(): Promise<void> {
+    if (this.work.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>(resolve => {
+      timer = setTimeout(() => resolve(true), this.shutdownTimeout);
+    });
+    const late = await Promise.race([Promise.all(this.work.keys()).then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (late) {
+      this.logger.warn(
+        lockDrainTimedOutMessage(this.shutdownTimeout, [...new Set(this.work.values())]),
+      );
     }
   }
 
@@ -221,6 +259,7 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
   private get locks(): Locks {
     if (this.lockOwner) return this.lockOwner;
     const connection = this.findConnection();
+    this.shutdownTimeout = connection.shutdownTimeout;
     const onError = (error: unknown) => this.onError(error);
     this.sessionOwner = new Sessions(connection.client, { ...connection.settings, onError });
     this.lockOwner = new Locks(this.sessionOwner, {

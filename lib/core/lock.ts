@@ -172,13 +172,22 @@ export class Locks {
   }
 
   /**
-   * Gives up for good: pending acquires reject, held locks end (`stopped`) and their keys are
-   * deleted. Does not close the sessions. Idempotent.
+   * Gives up for good: pending acquires reject, held locks end (`stopped`: `held` false, signal
+   * aborted) at once, but keep their keys, so that no other process starts, while `drain`
+   * (bound it yourself) awaits the work they guarded; then the keys are deleted. Does not close
+   * the sessions. Idempotent.
    */
-  close(): Promise<void> {
+  close(options: { drain?: () => Promise<void> } = {}): Promise<void> {
     this.closed ??= (async () => {
       this.closeController.abort(new LocksClosedError());
-      await Promise.allSettled([...this.heldLocks].map(lock => lock.end('stopped')));
+      const held = [...this.heldLocks];
+      let drained: Promise<void> | undefined;
+      if (options.drain && held.length > 0) {
+        drained = Promise.resolve()
+          .then(options.drain)
+          .catch(error => this.options.onError?.(error));
+      }
+      await Promise.allSettled(held.map(lock => lock.end('stopped', drained)));
     })();
     return this.closed;
   }
@@ -443,8 +452,11 @@ export class Lock implements AsyncDisposable {
     return this.mutex.guard({ key: this.key, revision: this.fencingToken });
   }
 
-  /** @internal Ends the lock (synchronously: held, signal), then cleans up in etcd. */
-  end(reason: LockLossReason): Promise<void> {
+  /**
+   * @internal Ends the lock (synchronously: held, signal), then cleans up in etcd, once `after`
+   * (if given) has settled.
+   */
+  end(reason: LockLossReason, after?: Promise<void>): Promise<void> {
     if (this.settled) return this.settled;
     this.endReason = reason;
     this.offSession();
@@ -459,7 +471,7 @@ export class Lock implements AsyncDisposable {
     // transaction would take it for our place); a deleted key is gone, a lost lease takes its own.
     const cleanup =
       reason === 'released' || reason === 'stopped' || reason === 'key-overwritten'
-        ? this.hooks.unlock(reason)
+        ? Promise.resolve(after).then(() => this.hooks.unlock(reason))
         : undefined;
     this.settled = Promise.resolve(cleanup).finally(() => this.hooks.onSettled());
     if (failure !== undefined) throw failure;

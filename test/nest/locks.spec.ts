@@ -15,6 +15,7 @@ import {
 import { join } from 'node:path';
 import {
   deadline,
+  delay,
   deleteKey,
   spawnTracked,
   waitFor,
@@ -152,6 +153,38 @@ describe('LockService', () => {
     expect(error).toBeInstanceOf(ElectionOptionsError);
     expect((error as ElectionOptionsError).field).toBe('election');
     expect((error as Error).message).toContain('"value" applies to an election');
+  });
+
+  it('on shutdown aborts the signal at once but keeps the lock until the work under it is done', async () => {
+    const connection = { etcd: { hosts: etcd().endpoints }, ttl: 5, shutdownTimeout: 5000 };
+    const first = await apps.create({ imports: [ElectionModule.forRoot(connection)] });
+    const second = await apps.create({ imports: [ElectionModule.forRoot(connection)] });
+    const name = uniqueName('drain');
+    let workDoneAt = 0n;
+    let abortedAt = 0n;
+    const started = gate();
+    const running = first.get(LockService).withLock(name, async lock => {
+      started.open();
+      await new Promise(resolve => lock.signal.addEventListener('abort', resolve));
+      abortedAt = process.hrtime.bigint();
+      // Simulated work: winding down takes a while; nobody else may start meanwhile.
+      await delay(300);
+      workDoneAt = process.hrtime.bigint();
+    });
+    await started.opened;
+    const next = second.get(LockService).acquire(name);
+    await waitFor(async () => (await keysOf(etcd(), name)).length === 2, {
+      timeout: 10_000,
+      message: 'second app queued',
+    });
+    const closing = apps.close(first);
+    const lock = await next;
+    const acquiredAt = process.hrtime.bigint();
+    await closing;
+    await running;
+    expect(abortedAt).toBeGreaterThan(0n);
+    expect(acquiredAt).toBeGreaterThan(workDoneAt);
+    await lock.release();
   });
 
   it('aborts the signal of a lock lost while held, and logs one line', async () => {
