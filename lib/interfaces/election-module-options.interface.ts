@@ -54,14 +54,7 @@ export interface ElectionModuleOptions extends Omit<CandidateOptions, 'value'> {
  */
 export type ElectionConnectionOptions = Pick<
   ElectionModuleOptions,
-  | 'etcd'
-  | 'client'
-  | 'ttl'
-  | 'margin'
-  | 'requestTimeout'
-  | 'backoff'
-  | 'maxRequestBytes'
-  | 'shutdownTimeout'
+  'etcd' | 'client' | 'ttl' | 'margin' | 'requestTimeout' | 'backoff' | 'shutdownTimeout'
 > & { election?: undefined };
 
 /**
