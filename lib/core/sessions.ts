@@ -26,8 +26,10 @@ export interface SessionsStats {
   lost: number;
   /** Grants that failed (etcd unreachable, refused …). */
   grantFailures: number;
-  /** Old leases revoked after a loss (or found already gone). */
+  /** Old leases revoked after a loss: etcd still had them. */
   revoked: number;
+  /** Old leases etcd no longer had when we came to revoke them (expired there already). */
+  alreadyGone: number;
 }
 
 /** The error a {@link Sessions} rejects with once it is closed. */
@@ -48,7 +50,13 @@ export class SessionsClosedError extends ElectionError {
  */
 export class Sessions {
   /** Counters since creation. */
-  readonly stats: SessionsStats = { granted: 0, lost: 0, grantFailures: 0, revoked: 0 };
+  readonly stats: SessionsStats = {
+    granted: 0,
+    lost: 0,
+    grantFailures: 0,
+    revoked: 0,
+    alreadyGone: 0,
+  };
 
   private readonly backoff: BackoffOptions;
   private readonly closeController = new AbortController();
@@ -193,7 +201,7 @@ export class Sessions {
         return;
       } catch (error) {
         if (error instanceof Error && /lease not found/i.test(error.message)) {
-          this.stats.revoked++;
+          this.stats.alreadyGone++;
           return;
         }
         if (stop.aborted) return;

@@ -180,6 +180,32 @@ describe('Locks: one process', () => {
     expect(await leaseList(etcd())).not.toContain(lease);
   });
 
+  it('revokes a lease lost while etcd was down as soon as etcd is back', async () => {
+    const { sessions } = app({ ttl: 5, margin: 1000, requestTimeout: 500 });
+    const session = await sessions.get();
+    const heard: string[] = [];
+    sessions.onLost((lost, reason) => heard.push(`${lost.leaseHex}:${reason}`));
+    const member = etcd().members[0];
+    await member.stop();
+    try {
+      await waitFor(() => !session.isAlive(), { timeout: 10_000, message: 'session expired' });
+      expect(heard).toEqual([`${session.leaseHex}:expired`]);
+      expect(sessions.current()).toBeUndefined();
+    } finally {
+      await member.start();
+    }
+    // etcd restores the lease with a fresh TTL on restart; the retried revoke removes it.
+    await waitFor(() => sessions.stats.revoked === 1, {
+      timeout: 10_000,
+      message: 'old lease revoked',
+    });
+    expect(sessions.stats.alreadyGone).toBe(0);
+    expect(await leaseList(etcd())).not.toContain(session.leaseHex);
+    const fresh = await sessions.get();
+    expect(fresh.leaseId).not.toBe(session.leaseId);
+    expect(sessions.stats).toMatchObject({ granted: 2, lost: 1 });
+  });
+
   it('costs etcd only keepalives while 10 locks are held and 10 acquires wait', async () => {
     const holder = app({ ttl: 3 });
     const waiter = app({ ttl: 3 });
