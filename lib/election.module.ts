@@ -15,9 +15,9 @@ import { type ElectionRegistration, ElectionRegistry } from './election.registry
 import { ElectionService } from './election.service.js';
 import { LockConnection, LockService } from './lock.service.js';
 import type {
+  ElectionConnectionOptions,
   ElectionModuleAsyncOptions,
   ElectionModuleFactoryOptions,
-  ElectionConnectionOptions,
   ElectionModuleOptions,
   ElectionOptionsFactory,
 } from './interfaces/index.js';

@@ -126,6 +126,28 @@ describe('the mutex recipe, as Go runs it', () => {
     }
   });
 
+  it('keeps one FIFO queue with etcdctl lock waiters in it', async () => {
+    const name = uniqueName('mixed');
+    const first = app();
+    const held = await first.locks.acquire(name);
+    const go = GoLocker.start(etcd(), name, { ttl: 30 });
+    await queueLength(name, 2);
+    const second = app();
+    const acquiring = second.locks.acquire(name);
+    await queueLength(name, 3);
+
+    await held.release();
+    await go.waitAcquired(10_000);
+    // Go was queued first: ours still waits, behind it.
+    expect(await state(acquiring)).toBe('pending');
+    expect((await keysOf(etcd(), name))[0].key).toBe(go.key);
+    await go.release();
+    const lock = await acquiring;
+    expect(lock.held).toBe(true);
+    expect(second.locks.stats.wakeups).toBe(1);
+    await lock.release();
+  });
+
   it('serves waiters first come, first served, waking only the next one per release', async () => {
     const name = uniqueName('fifo');
     const holder = app();
