@@ -22,6 +22,15 @@ function freeze(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+function throwsNotHeld(fn: () => unknown): boolean {
+  try {
+    fn();
+    return false;
+  } catch (error) {
+    return error instanceof LockNotHeldError;
+  }
+}
+
 function lostWith(lock: Lock): LockLostError {
   return lock.signal.reason as LockLostError;
 }
@@ -160,6 +169,30 @@ describe('Locks: one process', () => {
       message: 'the expired lease revoked',
     });
     await again.release();
+  });
+
+  const firstReads: Array<[string, (lock: Lock) => boolean]> = [
+    ['signal.reason', lock => lock.signal.reason instanceof LockLostError],
+    [
+      'signal.throwIfAborted()',
+      lock => {
+        try {
+          lock.signal.throwIfAborted();
+          return false;
+        } catch (error) {
+          return error instanceof LockLostError;
+        }
+      },
+    ],
+    ['held', lock => !lock.held],
+    ['guard()', lock => throwsNotHeld(() => lock.guard())],
+  ];
+  it.each(firstReads)('after a pause, %s read first already says lost', async (_, lost) => {
+    const { locks } = app({ ttl: 2, margin: 500 });
+    const lock = await locks.acquire(uniqueName('pause-read'));
+    freeze(2000);
+    expect(lost(lock)).toBe(true);
+    expect(lock.signal.aborted).toBe(true);
   });
 
   it('keeps 10 locks on one lease, and leaves no key or lease behind on close', async () => {
