@@ -459,22 +459,21 @@ export class Lock implements AsyncDisposable {
   end(reason: LockLossReason, after?: Promise<void>): Promise<void> {
     if (this.settled) return this.settled;
     this.endReason = reason;
+    // Delete our key when we give it up, and a foreign value someone put at it (the next lock
+    // transaction would take it for our place); a deleted key is gone, a lost lease takes its own.
+    // Set before anything below can call back in (a listener releasing the lock it just lost);
+    // the cleanup itself starts only after this synchronous part.
+    const unlock = reason === 'released' || reason === 'stopped' || reason === 'key-overwritten';
+    this.settled = Promise.resolve(after)
+      .then(() => (unlock ? this.hooks.unlock(reason) : undefined))
+      .finally(() => this.hooks.onSettled());
     this.offSession();
     this.controller.abort(new LockLostError(this.name, reason));
-    let failure: unknown;
     try {
       this.hooks.onEnd(this, reason);
     } catch (error) {
-      failure = error;
+      this.hooks.onError(error);
     }
-    // Delete our key when we give it up, and a foreign value someone put at it (the next lock
-    // transaction would take it for our place); a deleted key is gone, a lost lease takes its own.
-    const cleanup =
-      reason === 'released' || reason === 'stopped' || reason === 'key-overwritten'
-        ? Promise.resolve(after).then(() => this.hooks.unlock(reason))
-        : undefined;
-    this.settled = Promise.resolve(cleanup).finally(() => this.hooks.onSettled());
-    if (failure !== undefined) throw failure;
     return this.settled;
   }
 

@@ -90,7 +90,15 @@ describe('Locks: one process', () => {
   it('loses the lock when its key is deleted: signal aborts, held is false', async () => {
     const name = uniqueName('deleted');
     const lost: string[] = [];
-    const { locks } = app({ locks: { onLost: (lock, reason) => lost.push(reason) } });
+    // A listener that releases the lock it just lost (as cleanup code would) changes nothing.
+    const { locks } = app({
+      locks: {
+        onLost: (ended, reason) => {
+          lost.push(reason);
+          void ended.release();
+        },
+      },
+    });
     const lock = await locks.acquire(name);
     await deleteKey(etcd(), lock.key);
     await waitFor(() => lock.signal.aborted, { timeout: 10_000, message: 'signal aborted' });
@@ -98,6 +106,7 @@ describe('Locks: one process', () => {
     expect(lostWith(lock).reason).toBe('key-deleted');
     expect(lost).toEqual(['key-deleted']);
     expect(locks.stats.lost).toBe(1);
+    expect(locks.stats.released).toBe(0);
     // The name is free again, in this process too.
     const again = await locks.acquire(name, { wait: 5000 });
     expect(BigInt(again.fencingToken)).toBeGreaterThan(BigInt(lock.fencingToken));
