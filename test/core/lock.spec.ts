@@ -66,6 +66,32 @@ describe('Locks: one process', () => {
     await d.release();
   });
 
+  it('excludes across and within processes under contention: one holder at a time, tokens growing', async () => {
+    const name = uniqueName('contention');
+    const apps = [app(), app(), app()];
+    let active = 0;
+    let most = 0;
+    const tokens: bigint[] = [];
+    const worker = async (locks: (typeof apps)[number]['locks']) => {
+      for (let i = 0; i < 5; i++) {
+        const lock = await locks.acquire(name, { wait: 30_000 });
+        active++;
+        most = Math.max(most, active);
+        tokens.push(BigInt(lock.fencingToken));
+        await delay(2); // simulated work
+        expect(lock.held).toBe(true);
+        active--;
+        await lock.release();
+      }
+    };
+    // Four concurrent callers in each of three applications.
+    await Promise.all(apps.flatMap(({ locks }) => [1, 2, 3, 4].map(() => worker(locks))));
+    expect(most).toBe(1);
+    expect(tokens).toHaveLength(60);
+    expect(tokens.every((token, i) => i === 0 || token > tokens[i - 1])).toBe(true);
+    expect(await keysOf(etcd(), name)).toEqual([]);
+  });
+
   it('releases with await using, and refuses a fenced write once released', async () => {
     const name = uniqueName('dispose');
     const { locks, client } = app();
