@@ -25,7 +25,8 @@ import type {
 /**
  * Leader election on etcd, interoperable with Go's `concurrency.Election` and `etcdctl elect`.
  * Each `forRoot` / `forRootAsync` registers one election (global); register several for several
- * named elections. Options are validated at bootstrap: a bad one fails it with an
+ * named elections; `forRoot({ etcd })` without `election` registers the connection alone, for
+ * `LockService`. Options are validated at bootstrap: a bad one fails it with an
  * `ElectionOptionsError` naming the field, the value and what is allowed.
  *
  * @example
