@@ -186,3 +186,42 @@ function checkClient(client: unknown): void {
     throw new ElectionOptionsError('client', shown, 'an Etcd3 instance of the etcd3 package');
   }
 }
+
+/** @internal What a connection-only registration (`forRoot({ etcd })`, no election) resolves to. */
+export interface ResolvedConnectionOptions {
+  /** Session settings with their defaults applied (ttl, margin, requestTimeout, backoff). */
+  engine: ResolvedCandidateOptions;
+  etcd?: IOptions;
+  client?: Etcd3;
+  /** How long shutdown waits for work under locks before deleting their keys. */
+  shutdownTimeout: number;
+}
+
+/** Options that only make sense with an election. */
+const ELECTION_ONLY = ['value', 'observe', 'autoStart', 'default'] as const;
+
+/**
+ * @internal Validates the options of a registration without an election: the connection (`etcd`
+ * or `client`) and the settings of the session that locks share.
+ */
+export function resolveConnectionOptions(
+  options: ElectionModuleFactoryOptions,
+): ResolvedConnectionOptions {
+  for (const key of ELECTION_ONLY) {
+    if (options[key] !== undefined) {
+      throw new ElectionOptionsError(
+        'election',
+        undefined,
+        `an election name, since "${key}" applies to an election (or leave "${key}" out to register the connection alone)`,
+      );
+    }
+  }
+  const { election: _election, ...rest } = options;
+  const resolved = resolveElectionOptions({ ...rest }, { election: '(connection)' });
+  return {
+    engine: resolved.engine,
+    etcd: resolved.etcd,
+    client: resolved.client,
+    shutdownTimeout: resolved.shutdownTimeout,
+  };
+}

@@ -34,3 +34,18 @@ export const LEADER_HEADER = 'X-Election-Leader';
 export function getElectionToken(name: string): string {
   return `nestjs-etcd-election:election:${name}`;
 }
+
+/** Logger context of the lines about locks and `@WithoutOverlapping` jobs. */
+export const LOCK_LOGGER_CONTEXT = 'Lock';
+
+/** The etcd connection (client and session settings) of one registration (private to it). */
+export const ELECTION_CONNECTION = 'nestjs-etcd-election:connection';
+
+/** Metadata key of `@WithoutOverlapping` (set on the wrapper it installs). */
+export const WITHOUT_OVERLAPPING_METADATA = 'nestjs-etcd-election:without-overlapping';
+
+/**
+ * The prefix of the lock name a `@WithoutOverlapping` job gets when its options name none:
+ * `nestjs-etcd-election/jobs/<Class>.<method>`.
+ */
+export const WITHOUT_OVERLAPPING_PREFIX = 'nestjs-etcd-election/jobs/';

@@ -1,15 +1,26 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { ElectionError } from './core/index.js';
-import { ELECTION_LOGGER_CONTEXT } from './election.constants.js';
+import {
+  type WithoutOverlappingMetadata,
+  bindLockService,
+} from './decorators/without-overlapping.decorator.js';
+import {
+  ELECTION_LOGGER_CONTEXT,
+  LOCK_LOGGER_CONTEXT,
+  WITHOUT_OVERLAPPING_METADATA,
+  WITHOUT_OVERLAPPING_PREFIX,
+} from './election.constants.js';
 import {
   type ElectionDecoratorName,
   nonStaticHandlerMessage,
+  nonStaticJobMessage,
   unknownElectionMessage,
 } from './election.messages.js';
 import { ElectionMetadataAccessor } from './election-metadata.accessor.js';
 import { ElectionRegistry, bindInstance } from './election.registry.js';
 import type { ElectionService } from './election.service.js';
+import { LockService } from './lock.service.js';
 
 /**
  * Finds `@OnLeader`, `@OnFollower` and `@LeaderOnly` methods on every controller and provider at
@@ -85,5 +96,53 @@ export class ElectionExplorer implements OnModuleInit {
       );
     }
     return election;
+  }
+}
+
+/**
+ * @internal Finds `@WithoutOverlapping` methods on every controller and provider at
+ * `onModuleInit`, registers each job with the application's `LockService` and binds the
+ * instance to it, so a run needs no lookup.
+ */
+@Injectable()
+export class LockExplorer implements OnModuleInit {
+  private readonly logger = new Logger(LOCK_LOGGER_CONTEXT);
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly reflector: Reflector,
+    private readonly locks: LockService,
+  ) {}
+
+  onModuleInit(): void {
+    const seen = new Set<object>();
+    const wrappers = [...this.discovery.getControllers(), ...this.discovery.getProviders()];
+    for (const wrapper of wrappers) {
+      const instance: unknown = wrapper.instance;
+      if (wrapper.isAlias || typeof instance !== 'object' || instance === null) continue;
+      const prototype: object | null = Object.getPrototypeOf(instance);
+      if (!prototype || seen.has(instance)) continue;
+      seen.add(instance);
+      for (const key of this.scanner.getAllMethodNames(prototype)) {
+        const method: unknown = (instance as Record<string, unknown>)[key];
+        if (typeof method !== 'function') continue;
+        const job = this.reflector.get<WithoutOverlappingMetadata | undefined>(
+          WITHOUT_OVERLAPPING_METADATA,
+          method,
+        );
+        if (!job) continue;
+        if (!wrapper.isDependencyTreeStatic()) {
+          this.logger.warn(nonStaticJobMessage(job.label));
+          continue;
+        }
+        this.locks.addJob({
+          label: job.label,
+          name: job.name ?? `${WITHOUT_OVERLAPPING_PREFIX}${job.label}`,
+          wait: job.wait,
+        });
+        bindLockService(instance, this.locks);
+      }
+    }
   }
 }

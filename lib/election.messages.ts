@@ -184,3 +184,54 @@ export function notLeaderMessage(election: string, leader: LeaderInfo | undefine
     ? `This node does not lead election "${election}"; the leader is ${JSON.stringify(leader.value)}.`
     : `This node does not lead election "${election}"; no leader is known right now.`;
 }
+
+function describeFailure(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A held lock was lost (not released): its signal has aborted. */
+export function lockLostMessage(name: string, key: string, token: string, reason: string) {
+  return `Lock "${name}" lost (${reason}): key=${key} token=${token}; its signal was aborted`;
+}
+
+/** The first etcd error of a streak while locking; the ones after it stay silent. */
+export function lockEtcdErrorMessage(error: unknown): string {
+  return (
+    `etcd error while locking, retrying with backoff: ${describeFailure(error)} ` +
+    `(further errors are not logged until a lock is acquired)`
+  );
+}
+
+/** A `@WithoutOverlapping` run could not ask etcd whether its lock is free; it is skipped. */
+export function jobLockFailedMessage(label: string, name: string, error: unknown): string {
+  return `@WithoutOverlapping ${label} skipped: could not lock "${name}": ${describeFailure(error)}`;
+}
+
+/** `@WithoutOverlapping` was called on an instance no explorer bound (not a Nest provider). */
+export function jobUnboundMessage(label: string): string {
+  return (
+    `@WithoutOverlapping ${label} skipped: the instance is not a provider of an application ` +
+    `that imports ElectionModule.forRoot(), so it has no lock service to ask.`
+  );
+}
+
+/** `@WithoutOverlapping` was put on something that is not a method. */
+export function withoutOverlappingNotMethodMessage(where: string): string {
+  return `@WithoutOverlapping can only decorate methods; ${where} is not a function.`;
+}
+
+/** A `@WithoutOverlapping` method sits on a request-scoped or transient provider. */
+export function nonStaticJobMessage(label: string): string {
+  return (
+    `Cannot bind @WithoutOverlapping ${label}: it is defined in a non-static ` +
+    `(request-scoped or transient) provider. Move it to a singleton provider.`
+  );
+}
+
+/** Shutdown stopped waiting for work under locks. */
+export function lockDrainTimedOutMessage(timeoutMs: number, pending: string[]): string {
+  return (
+    `work under locks still running after shutdownTimeout (${timeoutMs} ms): ` +
+    `${pending.join(', ')}; releasing anyway (their signals were aborted at the start of shutdown)`
+  );
+}

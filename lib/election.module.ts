@@ -1,16 +1,21 @@
-import { type DynamicModule, Module, type Provider } from '@nestjs/common';
-import { ElectionOptionsError } from './core/index.js';
+import { type DynamicModule, Global, Module, type Provider } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { ElectionOptionsError, createEtcdClient } from './core/index.js';
 import {
+  ELECTION_CONNECTION,
   ELECTION_INSTANCE,
   ELECTION_MODULE_OPTIONS,
   ELECTION_REGISTRATION,
   getElectionToken,
 } from './election.constants.js';
 import { ElectionCoreModule } from './election-core.module.js';
-import { resolveElectionOptions } from './election-options.js';
+import { resolveConnectionOptions, resolveElectionOptions } from './election-options.js';
+import { LockExplorer } from './election.explorer.js';
 import { type ElectionRegistration, ElectionRegistry } from './election.registry.js';
 import { ElectionService } from './election.service.js';
+import { LockConnection, LockService } from './lock.service.js';
 import type {
+  ElectionConnectionOptions,
   ElectionModuleAsyncOptions,
   ElectionModuleFactoryOptions,
   ElectionModuleOptions,
@@ -20,7 +25,8 @@ import type {
 /**
  * Leader election on etcd, interoperable with Go's `concurrency.Election` and `etcdctl elect`.
  * Each `forRoot` / `forRootAsync` registers one election (global); register several for several
- * named elections. Options are validated at bootstrap: a bad one fails it with an
+ * named elections; `forRoot({ etcd })` without `election` registers the connection alone, for
+ * `LockService`. Options are validated at bootstrap: a bad one fails it with an
  * `ElectionOptionsError` naming the field, the value and what is allowed.
  *
  * @example
@@ -36,10 +42,41 @@ import type {
  */
 @Module({})
 export class ElectionModule {
-  /** Registers one election with options known up front. */
-  static forRoot(options: ElectionModuleOptions): DynamicModule {
+  /**
+   * Registers one election with options known up front. Without `election`, registers the etcd
+   * connection alone, for `LockService` and `@WithoutOverlapping` (`ElectionService` is then
+   * absent unless another registration brings an election).
+   */
+  static forRoot(options: ElectionModuleOptions | ElectionConnectionOptions): DynamicModule {
+    if (typeof options === 'object' && options !== null && options.election === undefined) {
+      return this.registerConnection(options);
+    }
     const election = typeof options?.election === 'string' ? options.election : undefined;
     return this.register({ election }, [{ provide: ELECTION_MODULE_OPTIONS, useValue: options }]);
+  }
+
+  private static registerConnection(options: ElectionConnectionOptions): DynamicModule {
+    return {
+      global: true,
+      module: ElectionModule,
+      imports: [LockCoreModule],
+      providers: [
+        {
+          provide: ELECTION_CONNECTION,
+          useFactory: () => {
+            const resolved = resolveConnectionOptions(options);
+            const { ttl, margin, requestTimeout, backoff } = resolved.engine;
+            const client = resolved.client ?? createEtcdClient(resolved.etcd!);
+            return new LockConnection(
+              client,
+              { ttl, margin, requestTimeout, backoff },
+              resolved.shutdownTimeout,
+              !resolved.client,
+            );
+          },
+        },
+      ],
+    };
   }
 
   /**
@@ -77,6 +114,22 @@ export class ElectionModule {
         },
         inject: [ELECTION_MODULE_OPTIONS, ElectionRegistry],
       },
+      {
+        provide: ELECTION_CONNECTION,
+        useFactory: (options: ElectionModuleFactoryOptions, service: ElectionService) => {
+          const resolved = resolveElectionOptions(options, fixed);
+          const { ttl, margin, requestTimeout, backoff } = resolved.engine;
+          // The election's client: the election closes it, after locks have let go.
+          return new LockConnection(
+            service.client,
+            { ttl, margin, requestTimeout, backoff },
+            resolved.shutdownTimeout,
+            false,
+            service.name,
+          );
+        },
+        inject: [ELECTION_MODULE_OPTIONS, ELECTION_INSTANCE],
+      },
     ];
     const exports: string[] = [];
     if (registration.election !== undefined) {
@@ -87,7 +140,7 @@ export class ElectionModule {
     return {
       global: true,
       module: ElectionModule,
-      imports: [ElectionCoreModule, ...imports],
+      imports: [ElectionCoreModule, LockCoreModule, ...imports],
       providers,
       exports,
     };
@@ -130,3 +183,15 @@ export class ElectionModule {
     return providers;
   }
 }
+
+/**
+ * @internal What locks share in an application, once, whichever registrations bring them: the
+ * `LockService` and the explorer of `@WithoutOverlapping` jobs.
+ */
+@Global()
+@Module({
+  imports: [DiscoveryModule],
+  providers: [LockService, LockExplorer],
+  exports: [LockService],
+})
+class LockCoreModule {}

@@ -25,3 +25,7 @@ export * from './leadership.js';
 export * from './options.js';
 export { monotonicNow } from './rpc.js';
 export * from './session.js';
+export * from './lock-errors.js';
+export * from './lock.js';
+export * from './mutex.js';
+export * from './sessions.js';

@@ -48,6 +48,16 @@ export interface ElectionModuleOptions extends Omit<CandidateOptions, 'value'> {
 }
 
 /**
+ * Options of `ElectionModule.forRoot()` without an election: the etcd connection alone, for
+ * `LockService` and `@WithoutOverlapping`. `ttl`, `margin`, `requestTimeout` and `backoff` set
+ * the session every lock shares.
+ */
+export type ElectionConnectionOptions = Pick<
+  ElectionModuleOptions,
+  'etcd' | 'client' | 'ttl' | 'margin' | 'requestTimeout' | 'backoff' | 'shutdownTimeout'
+> & { election?: undefined };
+
+/**
  * What a `forRootAsync()` factory returns: {@link ElectionModuleOptions}, where `election` may be
  * left out when it was given to `forRootAsync()` itself.
  */

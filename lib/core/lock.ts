@@ -1,0 +1,624 @@
+import type { ComparatorBuilder } from 'etcd3';
+import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
+import { ElectionOptionsError } from './errors.js';
+import {
+  type LockLossReason,
+  LockLostError,
+  LockNotHeldError,
+  LockTimeoutError,
+  LocksClosedError,
+  NoSessionError,
+} from './lock-errors.js';
+import { Mutex, type MutexEntry, type MutexTicket } from './mutex.js';
+import { sleep } from './rpc.js';
+import type { Session, SessionLossReason } from './session.js';
+import type { Sessions } from './sessions.js';
+
+/** How long {@link Locks.acquire} may wait, and when to give up. */
+export interface AcquireOptions {
+  /**
+   * Milliseconds to wait for the lock (in this process's queue, for a session, and in etcd's
+   * queue), then reject with {@link LockTimeoutError}. Omitted: wait as long as it takes.
+   */
+  wait?: number;
+  /** Aborting gives up at once: rejects with the signal's reason, leaving nothing in etcd. */
+  signal?: AbortSignal;
+}
+
+/** Settings of {@link Locks}. */
+export interface LocksOptions {
+  /** Deadline of each etcd request, in milliseconds. */
+  requestTimeout: number;
+  /** Delays between retries after etcd errors. @default { initial: 100, max: 5000 } */
+  backoff?: Partial<BackoffOptions>;
+  /** Called synchronously when a held lock is lost (not when released or stopped). */
+  onLost?(lock: Lock, reason: LockLossReason): void;
+  /** Called with each etcd error the supervisor recovered from, for logging. */
+  onError?(error: unknown): void;
+}
+
+/** Counters of {@link Locks} since creation. */
+export interface LocksStats {
+  /** Locks acquired. */
+  acquired: number;
+  /** Locks released by their holder. */
+  released: number;
+  /** Locks lost while held (lease, session deadline, key deleted or overwritten). */
+  lost: number;
+  /** Acquires that ran out of `wait`. */
+  timeouts: number;
+  /** Times a waiter's predecessor went away: one per release it waited behind. */
+  wakeups: number;
+  /** Watch events delivered to waits on predecessors. */
+  waitWatchEvents: number;
+}
+
+/**
+ * The Go-compatible locks of one application, on its shared session. One lease means one key per
+ * name per process, so acquires of the same name in this process queue up locally, first come
+ * first served, in front of etcd's queue: mutual exclusion holds inside the process as well as
+ * across processes (Go's `Mutex` on a shared session would let both in).
+ */
+export class Locks {
+  /** Counters since creation. */
+  readonly stats: LocksStats = {
+    acquired: 0,
+    released: 0,
+    lost: 0,
+    timeouts: 0,
+    wakeups: 0,
+    waitWatchEvents: 0,
+  };
+
+  private readonly backoff: BackoffOptions;
+  private readonly queues = new Map<string, LocalQueue>();
+  private readonly heldLocks = new Set<Lock>();
+  private readonly closeController = new AbortController();
+  private closed?: Promise<void>;
+
+  constructor(
+    /** The session owner every lock's key is bound to. */
+    readonly sessions: Sessions,
+    private readonly options: LocksOptions,
+  ) {
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+  }
+
+  /** The locks this process holds now. */
+  held(): Lock[] {
+    return [...this.heldLocks].filter(lock => lock.held);
+  }
+
+  /**
+   * Waits for lock `name` (an etcd prefix, as `etcdctl lock NAME` takes it) and resolves with it
+   * held. Survives etcd errors and session losses while waiting (re-queueing with a new session).
+   * Rejects with {@link LockTimeoutError} after `wait` ms, or with the signal's reason on abort;
+   * either way nothing of the attempt stays in etcd.
+   */
+  async acquire(name: string, options: AcquireOptions = {}): Promise<Lock> {
+    checkName(name);
+    const { wait, signal: userSignal } = options;
+    if (wait !== undefined && (typeof wait !== 'number' || !(wait >= 0) || !isFinite(wait))) {
+      throw new ElectionOptionsError('wait', wait, 'a number of milliseconds, 0 or more');
+    }
+    if (wait === 0) {
+      // Nothing can be waited for in 0 ms: ask once, as tryAcquire does.
+      const lock = await this.tryAcquire(name, { signal: userSignal });
+      if (lock) return lock;
+      this.stats.timeouts++;
+      throw new LockTimeoutError(name, 0);
+    }
+    const timeout = new AbortController();
+    const timer =
+      wait === undefined
+        ? undefined
+        : setTimeout(() => timeout.abort(new LockTimeoutError(name, wait)), wait);
+    const signal = AbortSignal.any(
+      [timeout.signal, this.closeController.signal, userSignal].filter(s => s !== undefined),
+    );
+    try {
+      const queue = this.queueOf(name);
+      await queue.enter(signal);
+      try {
+        return await this.lockInEtcd(name, queue, signal);
+      } catch (error) {
+        queue.leave();
+        throw error;
+      }
+    } catch (error) {
+      if (timeout.signal.aborted && error === timeout.signal.reason) this.stats.timeouts++;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      this.dropQueueIfIdle(name);
+    }
+  }
+
+  /**
+   * Go's `TryLock`: resolves with the lock if it is free now, else undefined, leaving no key
+   * behind. Held by this process already counts as not free. Rejects on etcd errors, and with
+   * {@link NoSessionError} when no session can be had within the request timeout.
+   */
+  async tryAcquire(
+    name: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<Lock | undefined> {
+    checkName(name);
+    const queue = this.queueOf(name);
+    if (!queue.tryEnter()) return undefined;
+    const signal = AbortSignal.any(
+      [this.closeController.signal, options.signal].filter(s => s !== undefined),
+    );
+    let handedOver = false;
+    try {
+      const session = await this.sessionWithin(this.options.requestTimeout, signal);
+      const mutex = this.mutex(name);
+      const pending = mutex.tryLock(session.leaseId);
+      const entry = await settleWithin(pending, signal, async () => {
+        const late = await pending.catch(() => undefined);
+        if (late) await this.unlockUntilDone(mutex, late.ticket, session);
+      });
+      if (!entry) return undefined;
+      if (!session.isAlive()) {
+        await this.unlockUntilDone(mutex, entry.ticket, session);
+        return undefined;
+      }
+      handedOver = true;
+      return this.hold(mutex, entry.ticket, entry.revision, session, queue);
+    } finally {
+      if (!handedOver) queue.leave();
+      this.dropQueueIfIdle(name);
+    }
+  }
+
+  /**
+   * Gives up for good: pending acquires reject, held locks end (`stopped`: `held` false, signal
+   * aborted) at once, but keep their keys, so that no other process starts, while `drain`
+   * (bound it yourself) awaits the work they guarded; then the keys are deleted. Does not close
+   * the sessions. Idempotent.
+   */
+  close(options: { drain?: () => Promise<void> } = {}): Promise<void> {
+    this.closed ??= (async () => {
+      this.closeController.abort(new LocksClosedError());
+      const held = [...this.heldLocks];
+      let drained: Promise<void> | undefined;
+      if (options.drain && held.length > 0) {
+        drained = Promise.resolve()
+          .then(options.drain)
+          .catch(error => this.options.onError?.(error));
+      }
+      await Promise.allSettled(held.map(lock => lock.end('stopped', drained)));
+    })();
+    return this.closed;
+  }
+
+  private async lockInEtcd(name: string, queue: LocalQueue, signal: AbortSignal): Promise<Lock> {
+    const mutex = this.mutex(name);
+    let failures = 0;
+    for (;;) {
+      signal.throwIfAborted();
+      const session = await this.sessions.get(signal);
+      const lost = new AbortController();
+      const off = session.onLost(reason => lost.abort(reason));
+      const attempt = AbortSignal.any([signal, lost.signal]);
+      let ticket: MutexTicket | undefined;
+      try {
+        const pending = mutex.enqueue(session.leaseId);
+        const entry: MutexEntry = await settleWithin(pending, attempt, async () => {
+          const late = await pending.catch(() => undefined);
+          if (late && !lost.signal.aborted) {
+            await this.unlockUntilDone(mutex, late.ticket, session);
+          }
+        });
+        ticket = entry.ticket;
+        let verifiedAt = entry.revision;
+        if (!entry.held) {
+          const own = await mutex.waitForTurn(ticket, attempt, {
+            onWatchEvents: count => (this.stats.waitWatchEvents += count),
+            onWake: () => this.stats.wakeups++,
+          });
+          if (!own.owned) {
+            // Someone deleted our waiting key (or replaced it): queue again, at the back.
+            off();
+            if (own.exists) await this.evictUntilDone(mutex, ticket, session);
+            await sleep(backoffDelay(failures++, this.backoff), signal);
+            continue;
+          }
+          verifiedAt = own.revision;
+        }
+        off();
+        if (!session.isAlive()) continue;
+        if (signal.aborted) {
+          await this.unlockUntilDone(mutex, ticket, session);
+          signal.throwIfAborted();
+        }
+        return this.hold(mutex, ticket, verifiedAt, session, queue);
+      } catch (error) {
+        off();
+        if (signal.aborted) {
+          // Given up (timeout, abort, close): leave etcd's queue before this process's.
+          if (ticket && !lost.signal.aborted) await this.unlockUntilDone(mutex, ticket, session);
+          throw signal.reason;
+        }
+        // The session ended: its lease (with our key) is revoked; queue again with the next one.
+        if (lost.signal.aborted) continue;
+        this.options.onError?.(error);
+        await sleep(backoffDelay(failures++, this.backoff), signal).catch(async () => {
+          if (ticket) await this.unlockUntilDone(mutex, ticket, session);
+          throw signal.reason;
+        });
+      }
+    }
+  }
+
+  private hold(
+    mutex: Mutex,
+    ticket: MutexTicket,
+    verifiedAt: string,
+    session: Session,
+    queue: LocalQueue,
+  ): Lock {
+    const lock = new Lock(mutex, ticket, session, {
+      verifiedAt,
+      backoff: this.backoff,
+      onError: error => this.options.onError?.(error),
+      unlock: reason =>
+        reason === 'key-overwritten'
+          ? this.evictUntilDone(mutex, ticket, session)
+          : this.unlockUntilDone(mutex, ticket, session),
+      onEnd: (ended, reason) => {
+        this.heldLocks.delete(ended);
+        if (reason === 'released' || reason === 'stopped') this.stats.released++;
+        else {
+          this.stats.lost++;
+          this.options.onLost?.(ended, reason);
+        }
+      },
+      onSettled: () => {
+        queue.leave();
+        this.dropQueueIfIdle(mutex.name);
+      },
+    });
+    this.heldLocks.add(lock);
+    this.stats.acquired++;
+    return lock;
+  }
+
+  /**
+   * Deletes our key (guarded by its create revision), retrying until etcd confirms or the session
+   * is gone (its lease, with the key, goes with it). This process's next acquirer of the name
+   * writes the same key, so it must not start before this is done. Once closing, tries once: the
+   * lease's revoke on shutdown deletes the key anyway.
+   */
+  private unlockUntilDone(mutex: Mutex, ticket: MutexTicket, session: Session): Promise<void> {
+    return this.retryWhileAlive(session, signal => mutex.unlock(ticket, signal));
+  }
+
+  /** Like {@link unlockUntilDone}, for a key someone overwrote: deletes it unguarded. */
+  private evictUntilDone(mutex: Mutex, ticket: MutexTicket, session: Session): Promise<void> {
+    return this.retryWhileAlive(session, signal => mutex.evict(ticket, signal));
+  }
+
+  private async retryWhileAlive(
+    session: Session,
+    fn: (signal: AbortSignal) => Promise<unknown>,
+  ): Promise<void> {
+    const gone = new AbortController();
+    const off = session.onLost(reason => gone.abort(reason));
+    try {
+      for (let attempt = 0; session.isAlive(); attempt++) {
+        try {
+          await fn(gone.signal);
+          return;
+        } catch (error) {
+          if (gone.signal.aborted) return;
+          this.options.onError?.(error);
+          if (this.closeController.signal.aborted) return;
+        }
+        await sleep(backoffDelay(attempt, this.backoff), gone.signal).catch(() => undefined);
+      }
+    } finally {
+      off();
+    }
+  }
+
+  /** The live session, waiting at most `ms` for one to be granted. */
+  private async sessionWithin(ms: number, signal: AbortSignal): Promise<Session> {
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new NoSessionError(ms, this.sessions.error)), ms);
+    try {
+      return await this.sessions.get(AbortSignal.any([signal, timeout.signal]));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private mutex(name: string): Mutex {
+    return new Mutex(this.sessions.client, name, { requestTimeout: this.options.requestTimeout });
+  }
+
+  private queueOf(name: string): LocalQueue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new LocalQueue();
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  private dropQueueIfIdle(name: string): void {
+    if (this.queues.get(name)?.idle) this.queues.delete(name);
+  }
+}
+
+/** Settings the supervisor gives each {@link Lock}. */
+interface LockHooks {
+  verifiedAt: string;
+  backoff: BackoffOptions;
+  unlock(reason: LockLossReason): Promise<void>;
+  onEnd(lock: Lock, reason: LockLossReason): void;
+  onSettled(): void;
+  onError(error: unknown): void;
+}
+
+/**
+ * A held Go-compatible lock: `<name>/<lease hex>` is the oldest key under `<name>/`. It ends when
+ * released, or when lost — lease revoked, session deadline passed, key deleted or overwritten —
+ * and its `signal` aborts the moment it ends. `held` and `signal` are checked against the
+ * session's lease deadline when read, so after a pause past it they say "lost" before anything
+ * else can run.
+ */
+export class Lock implements AsyncDisposable {
+  /** The lock name (etcd prefix `<name>/`). */
+  readonly name: string;
+  /** This holder's key, `<name>/<lease hex>`. */
+  readonly key: string;
+  /**
+   * The fencing token: the key's create revision (a decimal int64), which only grows from holder
+   * to holder. Pass it to the resource you protect, or use {@link guard}.
+   */
+  readonly fencingToken: string;
+  /** The lease id the key is bound to (decimal int64). */
+  readonly leaseId: string;
+
+  private readonly controller = new AbortController();
+  private readonly abortSignal: AbortSignal;
+  private endReason?: LockLossReason;
+  private settled?: Promise<void>;
+  private readonly offSession: () => void;
+
+  /** @internal Created by {@link Locks}. */
+  constructor(
+    private readonly mutex: Mutex,
+    ticket: MutexTicket,
+    private readonly session: Session,
+    private readonly hooks: LockHooks,
+  ) {
+    this.name = mutex.name;
+    this.key = ticket.key;
+    this.fencingToken = ticket.revision;
+    this.leaseId = ticket.leaseId;
+    this.abortSignal = deadlineAware(this.controller.signal, () => this.session.isAlive());
+    this.offSession = session.onLost(reason => void this.end(sessionLoss(reason)));
+    if (!this.endReason) void this.watchKey(ticket);
+  }
+
+  /**
+   * Aborts, with a {@link LockLostError} as reason, the moment the lock ends: released or lost.
+   * Reading `aborted` (or calling `throwIfAborted()`) checks the lease deadline first.
+   */
+  get signal(): AbortSignal {
+    return this.abortSignal;
+  }
+
+  /** True while the lock is held, checked against the session's lease deadline now. */
+  get held(): boolean {
+    if (this.endReason) return false;
+    return this.session.isAlive() && !this.endReason;
+  }
+
+  /** Why the lock ended, or undefined while it is held. */
+  get reason(): LockLossReason | undefined {
+    void this.held;
+    return this.endReason;
+  }
+
+  /**
+   * Releases the lock: `held` turns false and the signal aborts at once, then the key is deleted
+   * (guarded by its create revision; retried until done or the session is gone). Resolves once
+   * the next holder may go. Idempotent; after a loss, resolves at once.
+   */
+  release(): Promise<void> {
+    return this.end('released');
+  }
+
+  /** `await using lock = await locks.acquire(name)` releases it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.release();
+  }
+
+  /**
+   * An etcd3 transaction builder guarded by this lock's fencing token: its `then` branch runs only
+   * while this key still holds the lock. Throws {@link LockNotHeldError} when not held.
+   *
+   * @example
+   * ```ts
+   * const res = await lock.guard().then(client.put('jobs/last').value(id)).commit();
+   * if (!res.succeeded) throw new Error('lock lost: write refused');
+   * ```
+   */
+  guard(): ComparatorBuilder {
+    if (!this.held) throw new LockNotHeldError(this.name, 'build a fenced transaction');
+    return this.mutex.guard({ key: this.key, revision: this.fencingToken });
+  }
+
+  /**
+   * @internal Ends the lock (synchronously: held, signal), then cleans up in etcd, once `after`
+   * (if given) has settled.
+   */
+  end(reason: LockLossReason, after?: Promise<void>): Promise<void> {
+    if (this.settled) return this.settled;
+    this.endReason = reason;
+    // Delete our key when we give it up, and a foreign value someone put at it (the next lock
+    // transaction would take it for our place); a deleted key is gone, a lost lease takes its own.
+    // Set before anything below can call back in (a listener releasing the lock it just lost);
+    // the cleanup itself starts only after this synchronous part.
+    const unlock = reason === 'released' || reason === 'stopped' || reason === 'key-overwritten';
+    this.settled = Promise.resolve(after)
+      .then(() => (unlock ? this.hooks.unlock(reason) : undefined))
+      .finally(() => this.hooks.onSettled());
+    this.offSession();
+    this.controller.abort(new LockLostError(this.name, reason));
+    try {
+      this.hooks.onEnd(this, reason);
+    } catch (error) {
+      this.hooks.onError(error);
+    }
+    return this.settled;
+  }
+
+  private async watchKey(ticket: MutexTicket): Promise<void> {
+    const signal = this.controller.signal;
+    let from: string | undefined = this.hooks.verifiedAt;
+    for (let failures = 0; !signal.aborted;) {
+      try {
+        if (from === undefined) {
+          const own = await this.mutex.verify(ticket, signal);
+          if (!own.owned) {
+            void this.end(own.exists ? 'key-overwritten' : 'key-deleted');
+            return;
+          }
+          from = own.revision;
+        }
+        const loss = await this.mutex.watchOwnership(ticket, from, signal);
+        void this.end(loss);
+        return;
+      } catch (error) {
+        if (signal.aborted) return;
+        this.hooks.onError(error);
+        from = undefined;
+        await sleep(backoffDelay(failures++, this.hooks.backoff), signal).catch(() => undefined);
+      }
+    }
+  }
+}
+
+/** One name's queue inside this process: one holder (or acquirer in etcd) at a time, FIFO. */
+class LocalQueue {
+  private busy = false;
+  private readonly waiters: Array<{ go: () => void }> = [];
+
+  get idle(): boolean {
+    return !this.busy && this.waiters.length === 0;
+  }
+
+  tryEnter(): boolean {
+    if (this.busy) return false;
+    this.busy = true;
+    return true;
+  }
+
+  enter(signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    if (this.tryEnter()) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        go: () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        const index = this.waiters.indexOf(waiter);
+        if (index >= 0) this.waiters.splice(index, 1);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  leave(): void {
+    const next = this.waiters.shift();
+    if (next) next.go();
+    else this.busy = false;
+  }
+}
+
+function sessionLoss(reason: SessionLossReason): LockLossReason {
+  if (reason === 'revoked') return 'lease-revoked';
+  if (reason === 'closed') return 'stopped';
+  return 'session-expired';
+}
+
+function checkName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new ElectionOptionsError(
+      'name',
+      name,
+      'a non-empty string: the lock name, an etcd prefix as `etcdctl lock NAME` takes it',
+    );
+  }
+}
+
+/**
+ * Awaits `pending` unless `signal` aborts first; then runs `cleanup` (which may wait for the
+ * abandoned request to settle and undo it) before rejecting with the signal's reason.
+ */
+async function settleWithin<T>(
+  pending: Promise<T>,
+  signal: AbortSignal,
+  cleanup: () => Promise<void>,
+): Promise<T> {
+  const aborted = Symbol('aborted');
+  let onAbort!: () => void;
+  const abort = new Promise<typeof aborted>(resolve => {
+    onAbort = () => resolve(aborted);
+    if (signal.aborted) resolve(aborted);
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    const result = await Promise.race([pending, abort]);
+    if (result === aborted) {
+      await cleanup();
+      throw signal.reason;
+    }
+    return result;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
+const reasonGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'reason')!.get!;
+
+/**
+ * Makes user reads of `signal` (`aborted`, `reason`, `throwIfAborted()`) run `check` first, so a
+ * deadline that passed while the process was paused aborts the signal before it is observed.
+ */
+function deadlineAware(signal: AbortSignal, check: () => unknown): AbortSignal {
+  Object.defineProperties(signal, {
+    aborted: {
+      configurable: true,
+      get(this: AbortSignal) {
+        check();
+        return abortedGetter.call(this) as boolean;
+      },
+    },
+    reason: {
+      configurable: true,
+      get(this: AbortSignal) {
+        check();
+        return reasonGetter.call(this) as unknown;
+      },
+    },
+    throwIfAborted: {
+      configurable: true,
+      value(this: AbortSignal) {
+        check();
+        if (abortedGetter.call(this)) throw reasonGetter.call(this);
+      },
+    },
+  });
+  return signal;
+}

@@ -1,0 +1,233 @@
+import type { Etcd3 } from 'etcd3';
+import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
+import { ElectionError } from './errors.js';
+import { request, sleep } from './rpc.js';
+import { Session, type SessionLossReason } from './session.js';
+
+/** Settings of {@link Sessions}: those of each {@link Session} it grants, and the retry pacing. */
+export interface SessionsOptions {
+  /** Lease TTL in seconds. */
+  ttl: number;
+  /** Safety margin in milliseconds subtracted from every local deadline. */
+  margin: number;
+  /** Deadline of each unary request in milliseconds. */
+  requestTimeout: number;
+  /** Delays between failed grants and revokes. @default { initial: 100, max: 5000 } */
+  backoff?: Partial<BackoffOptions>;
+  /** Called with each failed grant or revoke, for logging. */
+  onError?(error: unknown): void;
+}
+
+/** Counters of a {@link Sessions} since it was created. */
+export interface SessionsStats {
+  /** Leases granted. */
+  granted: number;
+  /** Sessions lost (expired locally or revoked), not counting our own closes. */
+  lost: number;
+  /** Grants that failed (etcd unreachable, refused …). */
+  grantFailures: number;
+  /** Old leases revoked after a loss: etcd still had them. */
+  revoked: number;
+  /** Old leases etcd no longer had when we came to revoke them (expired there already). */
+  alreadyGone: number;
+}
+
+/** The error a {@link Sessions} rejects with once it is closed. */
+export class SessionsClosedError extends ElectionError {
+  constructor() {
+    super('The etcd session owner is closed; no further session will be granted.');
+  }
+}
+
+/**
+ * The self-healing owner of one application's session: one client, one lease, one keepalive
+ * stream, shared by every election, lock and job. Hands out the live session; when it is lost,
+ * every user hears it synchronously (through {@link Session.onLost}, or {@link onLost} here,
+ * which outlives each session), then the old lease is revoked (retried until etcd confirms it is
+ * gone, so a stale key never blocks a queue) and a new one is granted with backoff.
+ *
+ * Sessions are granted on demand: nothing is written to etcd before the first {@link get}.
+ */
+export class Sessions {
+  /** Counters since creation. */
+  readonly stats: SessionsStats = {
+    granted: 0,
+    lost: 0,
+    grantFailures: 0,
+    revoked: 0,
+    alreadyGone: 0,
+  };
+
+  private readonly backoff: BackoffOptions;
+  private readonly closeController = new AbortController();
+  private readonly lossListeners = new Set<(session: Session, reason: SessionLossReason) => void>();
+  private session?: Session;
+  private granting?: Promise<Session>;
+  private failures = 0;
+  private lastError?: unknown;
+  private readonly revokes = new Set<Promise<void>>();
+  private closed?: Promise<void>;
+
+  constructor(
+    /** The client every session is granted on. */
+    readonly client: Etcd3,
+    private readonly options: SessionsOptions,
+  ) {
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+  }
+
+  /** The TTL each session is granted with, in seconds. */
+  get ttl(): number {
+    return this.options.ttl;
+  }
+
+  /** The live session, checked against its deadline now; undefined while there is none. */
+  current(): Session | undefined {
+    const session = this.session;
+    return session?.isAlive() ? session : undefined;
+  }
+
+  /** The error of the last failed grant, while no session could be granted since. */
+  get error(): unknown {
+    return this.lastError;
+  }
+
+  /**
+   * Resolves with the live session, granting one (with backoff after failures) if there is none.
+   * Keeps trying until one is granted, `signal` aborts (rejects with its reason) or the owner is
+   * closed (rejects with {@link SessionsClosedError}).
+   */
+  async get(signal?: AbortSignal): Promise<Session> {
+    for (;;) {
+      signal?.throwIfAborted();
+      if (this.closeController.signal.aborted) throw new SessionsClosedError();
+      const live = this.current();
+      if (live) return live;
+      this.granting ??= this.grant().finally(() => (this.granting = undefined));
+      const session = await abortable(this.granting, signal).catch((error: unknown) => {
+        if (signal?.aborted || this.closeController.signal.aborted) throw error;
+        return undefined;
+      });
+      if (session?.isAlive()) return session;
+    }
+  }
+
+  /**
+   * Calls `listener` synchronously whenever a session of this owner is lost (not when closed),
+   * from within the loss, before any recovery starts. Returns a function that removes it.
+   */
+  onLost(listener: (session: Session, reason: SessionLossReason) => void): () => void {
+    this.lossListeners.add(listener);
+    return () => this.lossListeners.delete(listener);
+  }
+
+  /**
+   * Ends the session for good: revokes the live lease (deleting every key on it), waits (bounded
+   * by the request timeout) for revokes of lost leases still in flight, and grants no more.
+   * Does not close the client. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.closeController.abort(new SessionsClosedError());
+      await this.granting?.catch(() => undefined);
+      const session = this.session;
+      this.session = undefined;
+      await session?.close();
+      await Promise.allSettled([...this.revokes]);
+    })();
+    return this.closed;
+  }
+
+  private async grant(): Promise<Session> {
+    const stop = this.closeController.signal;
+    if (this.failures > 0) await sleep(backoffDelay(this.failures - 1, this.backoff), stop);
+    let session: Session;
+    try {
+      session = await Session.grant(this.client, {
+        ttl: this.options.ttl,
+        margin: this.options.margin,
+        requestTimeout: this.options.requestTimeout,
+        signal: stop,
+      });
+    } catch (error) {
+      if (!stop.aborted) {
+        this.failures++;
+        this.stats.grantFailures++;
+        this.lastError = error;
+        this.options.onError?.(error);
+      }
+      throw error;
+    }
+    this.failures = 0;
+    this.lastError = undefined;
+    this.stats.granted++;
+    this.session = session;
+    session.onLost(reason => this.onSessionLost(session, reason));
+    return session;
+  }
+
+  private onSessionLost(session: Session, reason: SessionLossReason): void {
+    if (reason === 'closed') return;
+    if (this.session === session) this.session = undefined;
+    this.stats.lost++;
+    for (const listener of [...this.lossListeners]) {
+      try {
+        listener(session, reason);
+      } catch (error) {
+        this.options.onError?.(error);
+      }
+    }
+    // Recovery starts only once every listener of the session (ours is its first) has heard of
+    // the loss: after this synchronous round of listeners.
+    const revoke = Promise.resolve()
+      .then(() => this.revokeUntilGone(session))
+      .finally(() => this.revokes.delete(revoke));
+    this.revokes.add(revoke);
+  }
+
+  /**
+   * Revokes a lost lease until etcd confirms it (or says it is gone already): a lease our clock
+   * gave up on may live on in etcd, holding keys that block every queue they are in. After
+   * {@link close}, one last attempt.
+   */
+  private async revokeUntilGone(session: Session): Promise<void> {
+    const stop = this.closeController.signal;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await request(o => this.client.leaseClient.leaseRevoke({ ID: session.leaseId }, o), {
+          timeout: this.options.requestTimeout,
+        });
+        this.stats.revoked++;
+        return;
+      } catch (error) {
+        if (error instanceof Error && /lease not found/i.test(error.message)) {
+          this.stats.alreadyGone++;
+          return;
+        }
+        if (stop.aborted) return;
+        this.options.onError?.(error);
+      }
+      await sleep(backoffDelay(attempt, this.backoff), stop).catch(() => undefined);
+    }
+  }
+}
+
+/** `promise`, or a rejection with `signal.reason` as soon as `signal` aborts. */
+function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      value => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
