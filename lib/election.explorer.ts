@@ -12,7 +12,7 @@ import { ElectionRegistry, bindInstance } from './election.registry.js';
 import type { ElectionService } from './election.service.js';
 
 /**
- * Finds `@OnLeader`, `@OnFollower` and `@LeaderOnly` methods on every controller and provider at
+ * @internal Finds `@OnLeader`, `@OnFollower` and `@LeaderOnly` methods on every controller and provider at
  * `onModuleInit` and wires them to their election, the way `@nestjs/schedule` finds its jobs.
  * A decorator (`@LeaderRoute` included) naming an election nobody registered fails the bootstrap.
  */

@@ -228,20 +228,20 @@ export class ElectionService
     return this.stopping;
   }
 
-  /** @internal Campaigns unless `autoStart` is false. */
+  /** Nest lifecycle hook: campaigns unless `autoStart` is false. */
   onApplicationBootstrap(): void {
     if (this.autoStart) this.start();
   }
 
   /**
-   * @internal Steps down in the first shutdown phase, so that leader work stops (and a follower
+   * Nest lifecycle hook: steps down in the first shutdown phase, so that leader work stops (and a follower
    * takes over) before the providers it uses are torn down.
    */
   async onModuleDestroy(): Promise<void> {
     await this.stop();
   }
 
-  /** @internal Closes the client if the module created it. */
+  /** Nest lifecycle hook: closes the client if the module created it. */
   async onApplicationShutdown(): Promise<void> {
     await this.stop();
     this.closing ??= (async () => {
