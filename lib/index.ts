@@ -6,6 +6,7 @@ export {
   LeadershipTimeoutError,
   NotLeaderError,
   ValueTooLargeError,
+  WatchInterruptedError,
 } from './core/index.js';
 export type {
   BackoffOptions,
@@ -19,6 +20,7 @@ export type {
   Participant,
   Role,
 } from './core/index.js';
+export { compareFencingTokens, fencingRevision, type FencingTokenLike } from './core/fencing.js';
 export * from './decorators/index.js';
 export { getElectionToken, LEADER_HEADER } from './election.constants.js';
 export { currentLeaderSignal, currentLeaderTerm } from './election.context.js';
