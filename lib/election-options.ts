@@ -6,7 +6,14 @@ import {
   type ResolvedCandidateOptions,
   resolveCandidateOptions,
 } from './core/index.js';
+import type { ElectionEngineFactory } from './election.service.js';
 import type { ElectionModuleFactoryOptions } from './interfaces/index.js';
+
+/**
+ * @internal The key under which module options may carry the engine factory of a test double
+ * (a symbol, so it is no option name and survives any copy of the library).
+ */
+export const ENGINE_FACTORY = Symbol.for('nestjs-etcd-election.engine-factory');
 
 /** @internal One registration's options after defaults and validation. */
 export interface ResolvedElectionOptions {
@@ -24,6 +31,8 @@ export interface ResolvedElectionOptions {
   shutdownTimeout: number;
   /** Explicit `default` flag, if any. */
   default?: boolean;
+  /** Makes the engine instead of the core's `Candidate` (the testing module's double). */
+  createEngine?: ElectionEngineFactory;
 }
 
 const OPTION_NAMES = [
@@ -167,6 +176,7 @@ export function resolveElectionOptions(
     autoStart,
     shutdownTimeout,
     default: isDefault,
+    createEngine: (options as { [ENGINE_FACTORY]?: ElectionEngineFactory })[ENGINE_FACTORY],
   };
 }
 

@@ -8,6 +8,7 @@ import type { ComparatorBuilder, Etcd3 } from 'etcd3';
 import { type Observable, distinctUntilChanged, map } from 'rxjs';
 import {
   Candidate,
+  type CandidateOptions,
   type CandidateStats,
   type FencingToken,
   type LeaderInfo,
@@ -35,6 +36,32 @@ export interface ElectionHandler<T> {
   call(arg: T): unknown;
 }
 
+/** @internal The engine an `ElectionService` wraps: the core's `Candidate`, or a test double. */
+export type ElectionEngine = Pick<
+  Candidate,
+  | 'leadership$'
+  | 'leader$'
+  | 'errors$'
+  | 'leadership'
+  | 'stats'
+  | 'isLeader'
+  | 'hasSession'
+  | 'currentTerm'
+  | 'guard'
+  | 'resign'
+  | 'proclaim'
+  | 'waitForLeadership'
+  | 'participants'
+  | 'leader'
+  | 'start'
+  | 'stop'
+>;
+
+/** @internal Makes the engine of one election (`ElectionTestingModule` passes its double). */
+export type ElectionEngineFactory = (client: Etcd3, options: CandidateOptions) => ElectionEngine;
+
+const createCandidate: ElectionEngineFactory = (client, options) => new Candidate(client, options);
+
 interface Transition {
   leadership: Leadership;
   term?: LeaderTerm;
@@ -60,7 +87,7 @@ export class ElectionService
    */
   readonly client: Etcd3;
 
-  private readonly candidate: Candidate;
+  private readonly candidate: ElectionEngine;
   private readonly ownsClient: boolean;
   private readonly autoStart: boolean;
   private readonly shutdownTimeout: number;
@@ -87,7 +114,7 @@ export class ElectionService
     this.ownsClient = !options.client;
     this.client = options.client ?? createEtcdClient(options.etcd!);
     try {
-      this.candidate = new Candidate(this.client, options.candidate);
+      this.candidate = (options.createEngine ?? createCandidate)(this.client, options.candidate);
     } catch (error) {
       if (this.ownsClient) this.client.close();
       throw error;
