@@ -5,7 +5,7 @@
  * cache makes every run after the first one offline.
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, lstat, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -175,4 +175,45 @@ describe.each(APPS)('consumer app $name', app => {
       expect(`${stdout}${stderr}`).toMatch(/Tests:\s+1 passed, 1 total/);
     });
   }
+});
+
+describe('Install, as the README says', () => {
+  const methods: Array<[string, () => string[]]> = [
+    // The committed HEAD of this repository, as `npm install git+https://…` takes a remote one.
+    ['from a git URL', () => ['install', '--no-save', `git+file://${ROOT}`]],
+    ['from a local clone', () => ['install', '--no-save', '--install-links', ROOT]],
+  ];
+
+  it.each(methods)(
+    '%s: npm builds it on install, and an app builds and loads it',
+    async (_, args) => {
+      const app = APPS.find(a => a.name === 'nest12-esm')!;
+      const base = join(work, `install-${args()[2].startsWith('git') ? 'git' : 'path'}`);
+      await mkdir(base);
+      await cp(join(HERE, app.group, 'package.json'), join(base, 'package.json'));
+      await cp(join(HERE, app.group, 'package-lock.json'), join(base, 'package-lock.json'));
+      await npm(base, ['ci']);
+      await npm(base, args());
+
+      const installed = join(base, 'node_modules', 'nestjs-etcd-election');
+      expect((await lstat(installed)).isSymbolicLink()).toBe(false);
+      expect((await stat(join(installed, 'dist', 'cjs', 'index.js'))).isFile()).toBe(true);
+      await cp(join(HERE, 'apps', app.name), join(base, app.name), { recursive: true });
+      await cp(join(HERE, 'shared'), join(base, app.name, 'src', 'shared'), { recursive: true });
+      await run('npm', ['run', 'build', '--silent'], {
+        cwd: join(base, app.name),
+        timeout: 120_000,
+      });
+      const probe = [
+        "const esm = await import('nestjs-etcd-election');",
+        "const cjs = (await import('node:module')).createRequire(import.meta.url)('nestjs-etcd-election');",
+        'console.log(typeof esm.ElectionModule, typeof cjs.ElectionModule);',
+      ].join('\n');
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', probe], {
+        cwd: join(base, app.name),
+      });
+      expect(stdout.trim()).toBe('function function');
+    },
+    300_000,
+  );
 });
