@@ -5,7 +5,7 @@ export default defineConfig({
     decorator: { legacy: true, emitDecoratorMetadata: true },
   },
   test: {
-    include: ['lib/**/*.spec.ts', 'test/**/*.spec.ts'],
+    include: ['lib/**/*.spec.ts', 'test/**/*.spec.ts', 'sample/**/*.spec.ts'],
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     testTimeout: 60_000,
