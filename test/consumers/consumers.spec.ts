@@ -174,6 +174,14 @@ describe.each(APPS)('consumer app $name', app => {
       );
       expect(`${stdout}${stderr}`).toMatch(/Tests:\s+1 passed, 1 total/);
     });
+
+    it('a Jest unit spec drives leadership with nestjs-etcd-election/testing, without etcd', async () => {
+      const { stdout, stderr } = await run(process.execPath, ['../node_modules/jest/bin/jest.js'], {
+        cwd: dir(app),
+        timeout: 120_000,
+      });
+      expect(`${stdout}${stderr}`).toMatch(/Tests:\s+1 passed, 1 total/);
+    });
   }
 });
 
