@@ -6,7 +6,14 @@ import {
   type ResolvedCandidateOptions,
   resolveCandidateOptions,
 } from './core/index.js';
+import type { ElectionEngineFactory } from './election.service.js';
 import type { ElectionModuleFactoryOptions } from './interfaces/index.js';
+
+/**
+ * @internal The key under which module options may carry the engine factory of a test double
+ * (a symbol, so it is no option name and survives any copy of the library).
+ */
+export const ENGINE_FACTORY = Symbol.for('nestjs-etcd-election.engine-factory');
 
 /** @internal One registration's options after defaults and validation. */
 export interface ResolvedElectionOptions {
@@ -24,6 +31,8 @@ export interface ResolvedElectionOptions {
   shutdownTimeout: number;
   /** Explicit `default` flag, if any. */
   default?: boolean;
+  /** Makes the engine instead of the core's `Candidate` (the testing module's double). */
+  createEngine?: ElectionEngineFactory;
 }
 
 const OPTION_NAMES = [
@@ -80,20 +89,44 @@ export function resolveElectionOptions(
     }
     election = fixed.election;
   }
-  const candidate: CandidateOptions = {
-    election: election as string,
-    value: options.value === undefined ? defaultElectionValue() : options.value,
-    ttl: options.ttl,
-    margin: options.margin,
-    requestTimeout: options.requestTimeout,
-    backoff: options.backoff,
-    observe: options.observe,
-    maxRequestBytes: options.maxRequestBytes,
-  };
   if (options.backoff !== undefined && (typeof options.backoff !== 'object' || !options.backoff)) {
     throw new ElectionOptionsError('backoff', options.backoff, 'an object { initial?, max? }');
   }
-  const engine = resolveCandidateOptions(candidate);
+  // Numbers may come as the strings a ConfigService returns ('10'); the core validates them as
+  // numbers, and an error names the value as it was given.
+  const given = new Map<string, string>();
+  const number = (field: string, value: unknown) => {
+    const parsed = numericString(value);
+    if (parsed === undefined) return value as number | undefined;
+    given.set(field, value as string);
+    return parsed;
+  };
+  const backoff = options.backoff && {
+    ...options.backoff,
+    ...('initial' in options.backoff && {
+      initial: number('backoff.initial', options.backoff.initial),
+    }),
+    ...('max' in options.backoff && { max: number('backoff.max', options.backoff.max) }),
+  };
+  const candidate: CandidateOptions = {
+    election: election as string,
+    value: options.value === undefined ? defaultElectionValue() : options.value,
+    ttl: number('ttl', options.ttl),
+    margin: number('margin', options.margin),
+    requestTimeout: number('requestTimeout', options.requestTimeout),
+    backoff,
+    observe: options.observe,
+    maxRequestBytes: number('maxRequestBytes', options.maxRequestBytes),
+  };
+  let engine: ResolvedCandidateOptions;
+  try {
+    engine = resolveCandidateOptions(candidate);
+  } catch (error) {
+    if (error instanceof ElectionOptionsError && given.has(error.field)) {
+      throw new ElectionOptionsError(error.field, given.get(error.field), error.allowed);
+    }
+    throw error;
+  }
 
   const { etcd, client } = options;
   if (etcd !== undefined && client !== undefined) {
@@ -117,7 +150,7 @@ export function resolveElectionOptions(
   if (typeof autoStart !== 'boolean') {
     throw new ElectionOptionsError('autoStart', autoStart, 'true or false');
   }
-  const shutdownTimeout = options.shutdownTimeout ?? 5000;
+  const shutdownTimeout = numericString(options.shutdownTimeout) ?? options.shutdownTimeout ?? 5000;
   if (
     typeof shutdownTimeout !== 'number' ||
     !(shutdownTimeout >= 0) ||
@@ -125,7 +158,7 @@ export function resolveElectionOptions(
   ) {
     throw new ElectionOptionsError(
       'shutdownTimeout',
-      shutdownTimeout,
+      options.shutdownTimeout,
       'a number of milliseconds, 0 or more',
     );
   }
@@ -143,7 +176,17 @@ export function resolveElectionOptions(
     autoStart,
     shutdownTimeout,
     default: isDefault,
+    createEngine: (options as { [ENGINE_FACTORY]?: ElectionEngineFactory })[ENGINE_FACTORY],
   };
+}
+
+/**
+ * The number a numeric string stands for (`'10'`, `' 2.5 '`, `'-1'`), else undefined: a string
+ * that is not a plain decimal number (`''`, `'10s'`, `'0x10'`) stays a string, and is refused.
+ */
+function numericString(value: unknown): number | undefined {
+  if (typeof value !== 'string' || !/^\s*[-+]?(\d+\.?\d*|\.\d+)\s*$/.test(value)) return undefined;
+  return Number(value);
 }
 
 function unknownOption(): string {

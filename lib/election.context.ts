@@ -7,7 +7,13 @@ interface GatedCall {
   outer?: GatedCall;
 }
 
-const calls = new AsyncLocalStorage<GatedCall>();
+/**
+ * One store per process, shared by every copy of the library (its ESM and CommonJS builds), so
+ * that a gated call started by one copy is seen by `currentLeaderSignal()` of the other.
+ */
+const calls = ((globalThis as Record<symbol, unknown>)[
+  Symbol.for('nestjs-etcd-election.leader-calls')
+] ??= new AsyncLocalStorage<GatedCall>()) as AsyncLocalStorage<GatedCall>;
 
 /** @internal Runs `fn` as a `@LeaderOnly` call of `election` during `term`. */
 export function runInTerm<T>(election: string, term: LeaderTerm, fn: () => T): T {

@@ -23,7 +23,7 @@ import type { ElectionService } from './election.service.js';
 import { LockService } from './lock.service.js';
 
 /**
- * Finds `@OnLeader`, `@OnFollower` and `@LeaderOnly` methods on every controller and provider at
+ * @internal Finds `@OnLeader`, `@OnFollower` and `@LeaderOnly` methods on every controller and provider at
  * `onModuleInit` and wires them to their election, the way `@nestjs/schedule` finds its jobs.
  * A decorator (`@LeaderRoute` included) naming an election nobody registered fails the bootstrap.
  */

@@ -100,21 +100,38 @@ export class ElectionRegistry implements OnApplicationShutdown {
 
   /** @internal Makes this application's elections reachable from `@LeaderOnly` by name. */
   activate(): void {
-    live.add(this);
+    runningApplications().add(this);
   }
 
-  /** @internal */
+  /** Nest lifecycle hook: this application's elections are no longer reachable by name. */
   onApplicationShutdown(): void {
-    live.delete(this);
+    runningApplications().delete(this);
   }
 }
 
-const live = new Set<ElectionRegistry>();
-const bound = new WeakMap<object, ElectionRegistry>();
+/** What `@LeaderOnly` needs of a registry, whichever copy of the library (ESM or CJS) made it. */
+type ElectionLookup = Pick<ElectionRegistry, 'find'>;
 
-/** @internal Ties a provider instance to the application that owns it (for `@LeaderOnly`). */
+/**
+ * The registries of the applications running in this process, for the `@LeaderOnly` calls on
+ * objects no application bound. Kept on `globalThis` so both builds of the library share it.
+ */
+function runningApplications(): Set<ElectionLookup> {
+  const global = globalThis as Record<symbol, unknown>;
+  return (global[RUNNING] ??= new Set<ElectionLookup>()) as Set<ElectionLookup>;
+}
+
+const RUNNING = Symbol.for('nestjs-etcd-election.running-applications');
+/** The property under which a provider instance carries the registry of its application. */
+const BINDING = Symbol.for('nestjs-etcd-election.registry');
+
+/**
+ * @internal Ties a provider instance to the application that owns it (for `@LeaderOnly`), at
+ * discovery: the instance itself carries it, so no lookup table is needed and every copy of the
+ * library reads the same binding.
+ */
 export function bindInstance(instance: object, registry: ElectionRegistry): void {
-  bound.set(instance, registry);
+  Object.defineProperty(instance, BINDING, { value: registry, configurable: true });
 }
 
 /**
@@ -126,11 +143,14 @@ export function resolveElection(
   instance: unknown,
   name: string | undefined,
 ): { service?: ElectionService; candidates: number } {
-  const owner = typeof instance === 'object' && instance !== null ? bound.get(instance) : undefined;
+  const owner =
+    typeof instance === 'object' && instance !== null
+      ? ((instance as Record<symbol, unknown>)[BINDING] as ElectionLookup | undefined)
+      : undefined;
   if (owner) {
     const service = owner.find(name);
     return { service, candidates: service ? 1 : 0 };
   }
-  const found = [...live].flatMap(registry => registry.find(name) ?? []);
+  const found = [...runningApplications()].flatMap(registry => registry.find(name) ?? []);
   return found.length === 1 ? { service: found[0], candidates: 1 } : { candidates: found.length };
 }

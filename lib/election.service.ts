@@ -8,6 +8,7 @@ import type { ComparatorBuilder, Etcd3 } from 'etcd3';
 import { type Observable, distinctUntilChanged, map } from 'rxjs';
 import {
   Candidate,
+  type CandidateOptions,
   type CandidateStats,
   type FencingToken,
   type LeaderInfo,
@@ -15,6 +16,7 @@ import {
   type Leadership,
   type Participant,
   createEtcdClient,
+  electionPrefix,
   refusalOf,
 } from './core/index.js';
 import { ELECTION_LOGGER_CONTEXT } from './election.constants.js';
@@ -36,6 +38,32 @@ export interface ElectionHandler<T> {
   label: string;
   call(arg: T): unknown;
 }
+
+/** @internal The engine an `ElectionService` wraps: the core's `Candidate`, or a test double. */
+export type ElectionEngine = Pick<
+  Candidate,
+  | 'leadership$'
+  | 'leader$'
+  | 'errors$'
+  | 'leadership'
+  | 'stats'
+  | 'isLeader'
+  | 'hasSession'
+  | 'currentTerm'
+  | 'guard'
+  | 'resign'
+  | 'proclaim'
+  | 'waitForLeadership'
+  | 'participants'
+  | 'leader'
+  | 'start'
+  | 'stop'
+>;
+
+/** @internal Makes the engine of one election (`ElectionTestingModule` passes its double). */
+export type ElectionEngineFactory = (client: Etcd3, options: CandidateOptions) => ElectionEngine;
+
+const createCandidate: ElectionEngineFactory = (client, options) => new Candidate(client, options);
 
 interface Transition {
   leadership: Leadership;
@@ -62,7 +90,7 @@ export class ElectionService
    */
   readonly client: Etcd3;
 
-  private readonly candidate: Candidate;
+  private readonly candidate: ElectionEngine;
   private readonly ownsClient: boolean;
   private readonly autoStart: boolean;
   private readonly shutdownTimeout: number;
@@ -90,14 +118,14 @@ export class ElectionService
     this.ownsClient = !options.client;
     this.client = options.client ?? createEtcdClient(options.etcd!);
     try {
-      this.candidate = new Candidate(this.client, options.candidate);
+      this.candidate = (options.createEngine ?? createCandidate)(this.client, options.candidate);
     } catch (error) {
       if (this.ownsClient) this.client.close();
       throw error;
     }
     this.target = {
       hosts: hostsOf(options.etcd?.hosts ?? clientHosts(this.client)),
-      prefix: this.candidate.election.prefix,
+      prefix: electionPrefix(this.name),
       requestTimeout: options.engine.requestTimeout,
     };
     this.candidate.leadership$.subscribe(leadership => this.onLeadership(leadership));
@@ -236,20 +264,20 @@ export class ElectionService
     return this.stopping;
   }
 
-  /** @internal Campaigns unless `autoStart` is false. */
+  /** Nest lifecycle hook: campaigns unless `autoStart` is false. */
   onApplicationBootstrap(): void {
     if (this.autoStart) this.start();
   }
 
   /**
-   * @internal Steps down in the first shutdown phase, so that leader work stops (and a follower
+   * Nest lifecycle hook: steps down in the first shutdown phase, so that leader work stops (and a follower
    * takes over) before the providers it uses are torn down.
    */
   async onModuleDestroy(): Promise<void> {
     await this.stop();
   }
 
-  /** @internal Closes the client if the module created it. */
+  /** Nest lifecycle hook: closes the client if the module created it. */
   async onApplicationShutdown(): Promise<void> {
     await this.stop();
     this.closing ??= (async () => {

@@ -45,6 +45,7 @@ export type {
   StateEvent,
   TermEndedEvent,
 } from './core/index.js';
+export { compareFencingTokens, fencingRevision, type FencingTokenLike } from './core/fencing.js';
 export * from './decorators/index.js';
 export {
   getElectionToken,

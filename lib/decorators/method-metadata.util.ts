@@ -1,6 +1,6 @@
 import type { ElectionMethodMetadata } from '../election-metadata.accessor.js';
 
-/** Adds `entry` to the list stored under `key` on the decorated method (stackable decorators). */
+/** @internal Adds `entry` to the list stored under `key` on the decorated method (stackable decorators). */
 export function appendMethodMetadata(key: string, entry: ElectionMethodMetadata): MethodDecorator {
   return (_target, _property, descriptor) => {
     const method = descriptor.value as object;

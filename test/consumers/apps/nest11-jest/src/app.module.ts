@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { ElectionModule } from 'nestjs-etcd-election';
+import { AppController } from './app.controller';
+import { AppService } from './app.service';
+import { electionOptions } from './shared/election.options';
+import { LeadershipController } from './shared/leadership.controller';
+import { ReportJob } from './shared/report.job';
+
+@Module({
+  imports: [ScheduleModule.forRoot(), ElectionModule.forRoot(electionOptions())],
+  controllers: [AppController, LeadershipController],
+  providers: [AppService, ReportJob],
+})
+export class AppModule {}
