@@ -63,7 +63,7 @@ export class ElectionMetricsModule {
         optionsProvider,
         {
           provide: ElectionMetrics,
-          useFactory: (options: ElectionMetricsOptions) => new ElectionMetrics(options),
+          useFactory: (options: ElectionMetricsOptions) => ElectionMetrics.shared(options),
           inject: [ELECTION_METRICS_OPTIONS],
         },
       ],

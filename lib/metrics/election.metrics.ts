@@ -20,6 +20,12 @@ import {
   STEP_DOWN_BUCKETS,
 } from './metrics.constants.js';
 
+/** Metrics by registry, with how many applications use them; kept process-wide (dual builds too). */
+type SharedMetrics = Map<Registry, { metrics: ElectionMetrics; users: number }>;
+const sharedMetrics = ((globalThis as Record<symbol, unknown>)[
+  Symbol.for('nestjs-etcd-election.metrics')
+] ??= new Map()) as SharedMetrics;
+
 /** What one candidate of this process last said about itself. */
 interface Standing {
   leader: boolean;
@@ -182,9 +188,36 @@ export class ElectionMetrics {
     }
   }
 
-  /** Same as {@link close}, for Nest's lifecycle. */
-  onModuleDestroy(): void {
+  /**
+   * The metrics of `options.registry` (default: prom-client's default register), shared by every
+   * application of this process that asks for the same registry — the channels they are fed from
+   * are process-wide, so one set per registry counts each event once. Give each one back with
+   * {@link release}.
+   */
+  static shared(options: ElectionMetricsOptions = {}): ElectionMetrics {
+    const registry = options.registry ?? register;
+    const entry = sharedMetrics.get(registry);
+    if (entry && !entry.metrics.closed) {
+      entry.users++;
+      return entry.metrics;
+    }
+    const metrics = new ElectionMetrics(options);
+    sharedMetrics.set(metrics.registry, { metrics, users: 1 });
+    return metrics;
+  }
+
+  /** Gives back metrics from {@link shared}; the last user closes them. */
+  release(): void {
+    const entry = sharedMetrics.get(this.registry);
+    if (!entry || entry.metrics !== this) return this.close();
+    if (--entry.users > 0) return;
+    sharedMetrics.delete(this.registry);
     this.close();
+  }
+
+  /** For Nest's lifecycle: {@link release} (the last application using them closes them). */
+  onModuleDestroy(): void {
+    this.release();
   }
 
   private track<M extends Metric>(name: string, metric: M): M {
