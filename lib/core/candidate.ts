@@ -155,6 +155,7 @@ export class Candidate {
     this.election = new Election(client, options.election, {
       requestTimeout: this.requestTimeout,
       maxRequestBytes: resolved.maxRequestBytes,
+      tokenRefresh: (this.ttl * 1000) / 3,
     });
     this.election.checkValue(this.value);
     this.current = initialLeadership(options.election, options.value);

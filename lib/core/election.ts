@@ -21,6 +21,7 @@ import {
 } from './keys.js';
 import { sameLeader } from './leadership.js';
 import { monotonicNow, sleep, unary, watch } from './rpc.js';
+import { Transport } from './transport.js';
 
 /** A node's place in the queue: its key, the key's create revision, and the lease it is bound to. */
 export interface Ticket {
@@ -58,6 +59,8 @@ export interface ElectionSettings {
   requestTimeout: number;
   /** Largest request etcd accepts (etcd's `--max-request-bytes`). */
   maxRequestBytes: number;
+  /** With etcd auth, the longest quiet spell before the token is used again (ms). */
+  tokenRefresh?: number;
 }
 
 /** Callbacks the supervisor uses to count what a wait costs. */
@@ -103,6 +106,7 @@ export class Election {
     this.prefix = electionPrefix(name);
     this.prefixKey = Buffer.from(this.prefix);
     this.prefixEnd = prefixRangeEnd(this.prefixKey);
+    Transport.of(client)?.keepTokenFresh(this.prefixKey, settings.tokenRefresh ?? 60_000);
   }
 
   /**

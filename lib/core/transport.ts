@@ -32,7 +32,11 @@ export interface Member {
 interface Pool {
   hosts: Member[];
   authenticator: { getMetadata(): Promise<Metadata>; invalidateMetadata(): void };
+  options?: { auth?: unknown };
 }
+
+/** The longest quiet spell after which an auth token is used again, unless etcd shows less. */
+const TOKEN_TOUCH_MAX = 60_000;
 
 /** How long a call may take, and when to give up on it. */
 export interface CallContext {
@@ -58,6 +62,10 @@ const transports = new WeakMap<Etcd3, Transport>();
 export class Transport {
   private current: number;
   private readonly abandonListeners = new Set<(member: Member, why: string) => void>();
+  private lastUse = Date.now();
+  private touchEvery = TOKEN_TOUCH_MAX;
+  private touchKey?: Buffer;
+  private touchTimer?: NodeJS.Timeout;
 
   private constructor(private readonly pool: Pool) {
     // Replicas start on different members, so that one member's trouble hits few of them.
@@ -95,6 +103,41 @@ export class Transport {
     for (const listener of [...this.abandonListeners]) listener(member, why);
   }
 
+  /**
+   * With etcd auth, keeps the client's token valid through quiet spells, so that the request a
+   * handover sends after minutes of silence does not first have to re-authenticate (etcd checks
+   * passwords with bcrypt). etcd drops a simple token after `--auth-token-ttl` without use
+   * (300 s by default) and renews it on each use: when no request went out for a while, a
+   * serializable count-only read of `key` (one the caller may read) uses it. The period is the
+   * smallest of 60 s, `hint` and half the quietest spell after which etcd was seen to drop a
+   * token. Without auth, does nothing.
+   */
+  keepTokenFresh(key: Buffer, hint: number): void {
+    if (!this.pool.options?.auth) return;
+    this.touchKey ??= key;
+    this.touchEvery = Math.max(200, Math.min(this.touchEvery, hint));
+    this.armTouch();
+  }
+
+  private armTouch(): void {
+    clearTimeout(this.touchTimer);
+    const due = this.lastUse + this.touchEvery - Date.now();
+    this.touchTimer = setTimeout(() => this.touch(), Math.max(0, due));
+    this.touchTimer.unref();
+  }
+
+  private touch(): void {
+    if (Date.now() - this.lastUse < this.touchEvery || !this.touchKey) return this.armTouch();
+    const read = { key: this.touchKey, count_only: true, serializable: true, limit: 1 };
+    this.unary('KV', 'range', read, { timeout: 5000 }).then(
+      () => this.armTouch(),
+      (error: unknown) => {
+        // A closed client: nothing to keep fresh any more.
+        if (!/closed/i.test(String((error as Error)?.message))) this.armTouch();
+      },
+    );
+  }
+
   /** Calls `listener` when a member is abandoned; returns the function that stops it. */
   onAbandon(listener: (member: Member, why: string) => void): () => void {
     this.abandonListeners.add(listener);
@@ -119,15 +162,20 @@ export class Transport {
       if (left <= 0 && lastError !== undefined) throw lastError;
       const member = this.member;
       try {
-        return await this.call<T>(member, service, method, payload, {
+        const res = await this.call<T>(member, service, method, payload, {
           deadline: Date.now() + Math.max(1, Math.min(left, share)),
           signal,
         });
+        this.lastUse = Date.now();
+        return res;
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         if (error instanceof EtcdInvalidAuthTokenError && !authRetried) {
-          // The token expired: get a new one and try again on the same member.
+          // The token expired: get a new one and try again on the same member; touch it more
+          // often from now on.
           authRetried = true;
+          const quiet = Date.now() - this.lastUse;
+          this.touchEvery = Math.max(200, Math.min(this.touchEvery, quiet / 2));
           this.pool.authenticator.invalidateMetadata();
           continue;
         }
