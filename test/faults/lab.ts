@@ -3,7 +3,7 @@
  * own proxy link if asked, and Go's `etcdctl elect`), one {@link Recorder} of every belief, and
  * the checker over it. Used by the scenario specs and by the soak; framework-free.
  */
-import { startEtcd, waitFor, type EtcdCluster } from '../support/index.js';
+import { startEtcd, waitFor, type EtcdCluster, type StartEtcdOptions } from '../support/index.js';
 import { ensureAppsBuilt } from './apps.js';
 import { check, formatReport, type Report } from './checker.js';
 import { GoNode, now, OurNode, Recorder, untilBelief, type FaultNode } from './nodes.js';
@@ -27,6 +27,8 @@ export interface LabOptions {
   probeMs?: number;
   /** Echo child output to stderr. */
   echo?: boolean;
+  /** More settings of the etcd cluster (peer proxies …). */
+  etcd?: Omit<StartEtcdOptions, 'members'>;
 }
 
 let labs = 0;
@@ -53,7 +55,7 @@ export class Lab {
    */
   static async start(options: LabOptions): Promise<Lab> {
     await ensureAppsBuilt();
-    const cluster = await startEtcd({ members: options.members ?? 1 });
+    const cluster = await startEtcd({ ...options.etcd, members: options.members ?? 1 });
     const lab = new Lab(cluster, options);
     try {
       for (const name of options.ours) await lab.addOurs(name);

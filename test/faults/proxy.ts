@@ -51,6 +51,11 @@ class Pipe {
     else this.connectUpstream();
   }
 
+  /** The accepted (client-side) socket. */
+  get socket(): Socket {
+    return this.client;
+  }
+
   stall(): void {
     this.stalled = true;
     this.client.pause();
@@ -118,6 +123,7 @@ class Pipe {
 export class TcpProxy {
   private readonly pipes = new Set<Pipe>();
   private current: ProxyMode = 'open';
+  private matcher?: (socket: Socket) => boolean;
   private accepted = 0;
 
   private constructor(
@@ -175,6 +181,15 @@ export class TcpProxy {
     for (const pipe of this.pipes) pipe.stall();
   }
 
+  /**
+   * A black hole for the connections `match` picks, open or new, until {@link heal}; the others
+   * flow on (a partition between some of the proxy's clients and its target).
+   */
+  stallWhere(match: (socket: Socket) => boolean): void {
+    this.matcher = match;
+    for (const pipe of this.pipes) if (match(pipe.socket)) pipe.stall();
+  }
+
   /** Resets every connection and every new one, until {@link heal}. */
   drop(): void {
     this.current = 'dropped';
@@ -184,6 +199,7 @@ export class TcpProxy {
   /** Back to normal: held bytes are delivered, new connections go through. */
   heal(): void {
     this.current = 'open';
+    this.matcher = undefined;
     for (const pipe of this.pipes) pipe.heal();
   }
 
@@ -205,7 +221,7 @@ export class TcpProxy {
       socket,
       this.target,
       closed => this.pipes.delete(closed),
-      this.current === 'stalled',
+      this.current === 'stalled' || (this.matcher?.(socket) ?? false),
     );
     this.pipes.add(pipe);
   }

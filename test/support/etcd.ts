@@ -174,6 +174,11 @@ export interface StartEtcdOptions {
   readyTimeoutMs?: number;
   /** Echo etcd output to stderr (default: env `ETCD_HARNESS_ECHO=1`). */
   echo?: boolean;
+  /**
+   * The peer URL each member advertises, given the URL it listens on (default: the same). A test
+   * puts a proxy in between to cut a member off from its peers while its clients still reach it.
+   */
+  advertisePeerUrl?: (member: { name: string; peerUrl: string }) => Promise<string> | string;
 }
 
 /** Options for {@link EtcdMember.start}. */
@@ -202,8 +207,10 @@ export class EtcdMember {
   readonly name: string;
   /** Client URL, e.g. `http://127.0.0.1:41234`. */
   readonly clientUrl: string;
-  /** Peer URL. */
+  /** Peer URL it listens on. */
   readonly peerUrl: string;
+  /** Peer URL it advertises to its peers (the listen URL unless a proxy sits in between). */
+  advertisedPeerUrl: string;
   /**
    * Base URL of the dedicated metrics listener (`--listen-metrics-urls`), e.g.
    * `http://127.0.0.1:41236`; Prometheus text is at `${metricsUrl}/metrics` (see {@link metrics}).
@@ -225,6 +232,7 @@ export class EtcdMember {
     this.name = config.name;
     this.clientUrl = `http://${LOOPBACK}:${config.clientPort}`;
     this.peerUrl = `http://${LOOPBACK}:${config.peerPort}`;
+    this.advertisedPeerUrl = this.peerUrl;
     this.metricsUrl = `http://${LOOPBACK}:${config.metricsPort}`;
     this.dataDir = config.dataDir;
     this.#readyTimeoutMs = config.readyTimeoutMs;
@@ -620,7 +628,10 @@ async function createCluster(size: number, options: StartEtcdOptions): Promise<E
     }
     throw err;
   }
-  const initialCluster = members.map(m => `${m.name}=${m.peerUrl}`).join(',');
+  if (options.advertisePeerUrl) {
+    for (const m of members) m.advertisedPeerUrl = await options.advertisePeerUrl(m);
+  }
+  const initialCluster = members.map(m => `${m.name}=${m.advertisedPeerUrl}`).join(',');
   const token = `${name}-${randomUUID()}`;
   for (const m of members) {
     m.setArgs([
@@ -629,7 +640,7 @@ async function createCluster(size: number, options: StartEtcdOptions): Promise<E
       `--listen-client-urls=${m.clientUrl}`,
       `--advertise-client-urls=${m.clientUrl}`,
       `--listen-peer-urls=${m.peerUrl}`,
-      `--initial-advertise-peer-urls=${m.peerUrl}`,
+      `--initial-advertise-peer-urls=${m.advertisedPeerUrl}`,
       `--listen-metrics-urls=${m.metricsUrl}`,
       `--initial-cluster=${initialCluster}`,
       '--initial-cluster-state=new',
