@@ -11,7 +11,7 @@ import {
 import { classifyEtcdError } from './etcd-errors.js';
 import { publishSessionLost } from './diagnostics.js';
 import { leaseIdHex } from './keys.js';
-import { type DuplexStream, closeStream, openStream, sleep, unary } from './rpc.js';
+import { type DuplexStream, closeStream, openStream, unary } from './rpc.js';
 import { type Member, Transport } from './transport.js';
 
 /** Why a session ended. */
@@ -40,9 +40,10 @@ export interface SessionOptions {
 /** How {@link Session.close} revokes the lease. */
 export interface CloseOptions {
   /**
-   * Keep trying until the revoke succeeds or the lease has certainly expired in etcd (recovery
-   * after a loss, where a stale key would block the queue); otherwise one attempt, bounded by
-   * the request timeout (shutdown, where every key was already deleted).
+   * Keep trying until etcd answers: the lease is revoked, or etcd says it is gone (recovery
+   * after a loss, where a stale key would block the queue; etcd restores every lease with a
+   * fresh TTL when it restarts, so only etcd can tell that a lease is gone). Otherwise one
+   * attempt, bounded by the request timeout (shutdown, where every key was already deleted).
    * @default false
    */
   persist?: boolean;
@@ -174,13 +175,9 @@ export class Session {
    */
   close(options: CloseOptions = {}): Promise<void> {
     this.lose('closed');
-    this.revoked ??= options.persist
-      ? revokeLease(this.client, this.leaseId, this.options.requestTimeout, {
-          // etcd may extend a lease by up to a TTL when a new raft leader takes over.
-          until: later(this.lastSent, 2 * this.ttl * 1000 + this.options.requestTimeout),
-          clock: this.clock,
-        })
-      : revokeLease(this.client, this.leaseId, this.options.requestTimeout);
+    this.revoked ??= revokeLease(this.client, this.leaseId, this.options.requestTimeout, {
+      persist: options.persist ?? false,
+    });
     return this.revoked;
   }
 
@@ -333,24 +330,25 @@ export class Session {
 }
 
 /**
- * Revokes lease `id`. Without `until`, one attempt; with it, retried with a short backoff until
- * it succeeds, etcd says the lease is gone, or `until` has passed (the lease has certainly
- * expired by then). Never rejects.
+ * Revokes lease `id`. Without `persist`, one attempt; with it, retried (at most 0.5 s apart)
+ * until etcd answers: revoked, or the lease is gone already. Stops when the client is closed.
+ * Its timers never keep the process alive. Never rejects.
  */
 export async function revokeLease(
   client: Etcd3,
   id: string,
   timeout: number,
-  retry?: { until: Instant; clock: Clock },
+  options: { persist?: boolean } = {},
 ): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       await unary(client, 'Lease', 'leaseRevoke', { ID: id }, { timeout });
       return;
     } catch (error) {
-      if (/requested lease not found/.test(String((error as Error)?.message))) return;
-      if (!retry || remaining(retry.until, retry.clock) <= 0) return;
+      const message = String((error as Error)?.message);
+      if (/requested lease not found/.test(message)) return;
+      if (!options.persist || /client was already closed|ClientClosed/i.test(message)) return;
     }
-    await sleep(Math.min(1000, 50 * 2 ** attempt));
+    await new Promise(resolve => setTimeout(resolve, Math.min(500, 50 * 2 ** attempt)).unref());
   }
 }
