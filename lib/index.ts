@@ -1,5 +1,6 @@
 export {
   CandidateStoppedError,
+  createEtcdClient,
   DIAGNOSTICS_CHANNELS,
   ElectionError,
   ElectionOptionsError,
