@@ -114,7 +114,7 @@ export function resolveElectionOptions(
     ttl: number('ttl', options.ttl),
     margin: number('margin', options.margin),
     requestTimeout: number('requestTimeout', options.requestTimeout),
-    backoff,
+    backoff: backoff as CandidateOptions['backoff'],
     observe: options.observe,
     maxRequestBytes: number('maxRequestBytes', options.maxRequestBytes),
   };

@@ -8,12 +8,42 @@ import type { Etcd3, IOptions } from 'etcd3';
 import type { CandidateOptions } from '../core/index.js';
 
 /**
+ * A number, or the string `ConfigService` or `process.env` holds for it (`'10'`): validated the
+ * same way once parsed.
+ */
+export type Numeric = number | string;
+
+/** The engine settings of {@link CandidateOptions}, with numbers that may come as strings. */
+type EngineOptions = Omit<
+  CandidateOptions,
+  | 'election'
+  | 'value'
+  | 'clock'
+  | 'ttl'
+  | 'margin'
+  | 'requestTimeout'
+  | 'maxRequestBytes'
+  | 'backoff'
+> & {
+  /** See {@link CandidateOptions.ttl}. @default 10 */
+  ttl?: Numeric;
+  /** See {@link CandidateOptions.margin}. */
+  margin?: Numeric;
+  /** See {@link CandidateOptions.requestTimeout}. */
+  requestTimeout?: Numeric;
+  /** See {@link CandidateOptions.maxRequestBytes}. @default 1572864 */
+  maxRequestBytes?: Numeric;
+  /** Retry delays after failures, ms. @default { initial: 100, max: 5000 } */
+  backoff?: { initial?: Numeric; max?: Numeric };
+};
+
+/**
  * Options of one election, given to `ElectionModule.forRoot()` (or returned by the factory of
  * `forRootAsync()`). Give exactly one of `etcd` and `client`. The engine settings (`ttl`,
  * `margin`, `requestTimeout`, `backoff`, `observe`, `maxRequestBytes`) are documented on
- * {@link CandidateOptions}.
+ * {@link CandidateOptions}; their numbers may also be given as numeric strings.
  */
-export interface ElectionModuleOptions extends Omit<CandidateOptions, 'value'> {
+export interface ElectionModuleOptions extends EngineOptions {
   /**
    * How to reach etcd (etcd3's options: `hosts`, `auth`, `credentials`, …). The module then creates
    * its own client (no circuit breaker, gRPC keepalive pings) and closes it on shutdown.
@@ -38,7 +68,7 @@ export interface ElectionModuleOptions extends Omit<CandidateOptions, 'value'> {
    * `@OnLeader` handlers and `@LeaderOnly` calls to settle before it resigns.
    * @default 5000
    */
-  shutdownTimeout?: number;
+  shutdownTimeout?: Numeric;
   /**
    * Make this the default election: the one the `ElectionService` class token, the guard and the
    * decorators without a name use. At most one per application.
