@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { ElectionBalancer } from './election.balancer.js';
 import { ElectionExplorer } from './election.explorer.js';
 import { ElectionMetadataAccessor } from './election-metadata.accessor.js';
 import { ElectionRegistry } from './election.registry.js';
@@ -17,12 +18,13 @@ import { ElectionService } from './election.service.js';
     ElectionRegistry,
     ElectionMetadataAccessor,
     ElectionExplorer,
+    ElectionBalancer,
     {
       provide: ElectionService,
       useFactory: (registry: ElectionRegistry) => registry.whenComplete(),
       inject: [ElectionRegistry],
     },
   ],
-  exports: [ElectionRegistry, ElectionService],
+  exports: [ElectionRegistry, ElectionService, ElectionBalancer],
 })
 export class ElectionCoreModule {}

@@ -40,6 +40,7 @@ export type {
   LockEvent,
   Participant,
   RebalancedEvent,
+  RebalanceStep,
   Role,
   SessionLostEvent,
   StateEvent,
@@ -53,6 +54,7 @@ export {
   WITHOUT_OVERLAPPING_PREFIX,
 } from './election.constants.js';
 export { currentLeaderSignal, currentLeaderTerm } from './election.context.js';
+export { ElectionBalancer } from './election.balancer.js';
 export { ElectionModule } from './election.module.js';
 export { ElectionRegistry } from './election.registry.js';
 export { ElectionService } from './election.service.js';

@@ -1,0 +1,317 @@
+import type { Observable, Subscription } from 'rxjs';
+import { publishRebalanced } from './diagnostics.js';
+import type { LeaderInfo, Participant } from './election.js';
+import { ElectionOptionsError } from './errors.js';
+import type { Leadership } from './leadership.js';
+import { sleep } from './rpc.js';
+
+/**
+ * What the balancer needs of one election: a `Candidate`, an `ElectionService`, or the election
+ * of an `@OnOneInstance` job all fit.
+ */
+export interface BalancedElection {
+  readonly leadership$: Observable<Leadership>;
+  readonly leader$: Observable<LeaderInfo | undefined>;
+  isLeader(): boolean;
+  participants(): Promise<Participant[]>;
+  resign(options?: { reason?: 'rebalanced' }): Promise<void>;
+}
+
+/** Pacing of a {@link Balancer}. */
+export interface BalancerOptions {
+  /**
+   * Milliseconds between two reads of the queues while nothing needs doing; each wait is
+   * stretched by a random 0–100 %, so replicas do not read (and decide) in step.
+   * @default 1000
+   */
+  interval?: number;
+  /**
+   * Milliseconds to let the others see a step (a resign, step-backs) before the next decision,
+   * stretched by a random 0–100 % as well.
+   * @default 300
+   */
+  settle?: number;
+  /** Milliseconds to wait for the successor of a resigned election to be seen. @default 5000 */
+  handoverTimeout?: number;
+  /** Called after each step, for logging. */
+  onStep?(step: RebalanceStep): void;
+  /** Called with each error the balancer recovered from (a queue it could not read). */
+  onError?(error: unknown): void;
+}
+
+/** One balanced election as the planner sees it. */
+export interface QueueView {
+  /** The election name. */
+  election: string;
+  /** The queue, leader first: `null` for this replica, the candidate's value for any other. */
+  queue: ReadonlyArray<string | null>;
+  /** False while this replica's key heads the queue but it has not declared leadership yet. */
+  settled: boolean;
+}
+
+/** What the planner found, and what this replica should do now. */
+export interface RebalancePlan {
+  /** E: the balanced elections this replica takes part in. */
+  elections: number;
+  /** R: the replicas seen in their queues, this one included, counted by value. */
+  replicas: number;
+  /** ceil(E / R). */
+  fairShare: number;
+  /** How many of them this replica leads. */
+  leading: number;
+  /** The election to resign now (one at a time), if this replica leads more than its share. */
+  resign?: { election: string; successor: string };
+  /** Elections in which this replica steps back in the queue (it is no leader there). */
+  stepBack: string[];
+}
+
+/** One thing the balancer did. */
+export interface RebalanceStep extends Omit<RebalancePlan, 'resign' | 'stepBack'> {
+  /** `resign`: this replica gave up leading `election`; `step-back`: its place behind the leader. */
+  kind: 'resign' | 'step-back';
+  election: string;
+  /** For a resign: the value of the candidate next in line, which takes over. */
+  successor?: string;
+}
+
+/**
+ * Decides one step of spreading leadership, from this replica's view of the queues. Pure.
+ *
+ * - Over its share (leading > ceil(E / R)), a replica resigns one election whose next in line
+ *   leads less than its share — the least loaded first. Without such an election it waits for
+ *   step-backs to bring one forward, unless no replica under its share is queued in any election
+ *   it leads; then it resigns to one that leads at least two fewer (every such move makes the
+ *   spread strictly more even, so moves cannot go round in circles).
+ * - Next in line behind a leader over its share, a replica that would go over its own share by
+ *   taking over steps back (resigns its place, never a term), so that a replica under its share
+ *   queued behind comes forward; as many times as that leader still needs.
+ * - An election with nobody else queued behind this replica is never resigned.
+ */
+export function planRebalance(views: readonly QueueView[]): RebalancePlan {
+  const values = new Set<string>();
+  const leads = new Map<string | null, number>();
+  for (const { queue } of views) {
+    for (const id of queue) if (id !== null) values.add(id);
+    if (queue.length > 0) leads.set(queue[0], (leads.get(queue[0]) ?? 0) + 1);
+  }
+  const elections = views.length;
+  const replicas = values.size + 1;
+  const fairShare = Math.ceil(elections / replicas);
+  const leading = leads.get(null) ?? 0;
+  const load = (id: string | null) => leads.get(id) ?? 0;
+  const under = (id: string | null) => load(id) < fairShare;
+  const plan: RebalancePlan = { elections, replicas, fairShare, leading, stepBack: [] };
+  if (elections === 0) return plan;
+
+  if (leading > fairShare) {
+    const mine = views
+      .filter(v => v.settled && v.queue[0] === null && v.queue.length > 1)
+      .map(v => ({ election: v.election, successor: v.queue[1] as string, queue: v.queue }))
+      .sort((a, b) => load(a.successor) - load(b.successor) || cmp(a.election, b.election));
+    const best = mine[0];
+    const underBehind = mine.some(m => m.queue.slice(2).some(under));
+    if (best && under(best.successor)) {
+      plan.resign = { election: best.election, successor: best.successor };
+    } else if (best && !underBehind && load(best.successor) <= leading - 2) {
+      plan.resign = { election: best.election, successor: best.successor };
+    }
+  }
+
+  if (leading >= fairShare) {
+    // Per leader over its share: how many more of its elections need a successor under share.
+    const need = new Map<string, number>();
+    for (const v of views) {
+      const head = v.queue[0];
+      if (typeof head !== 'string' || load(head) <= fairShare) continue;
+      if (!need.has(head)) need.set(head, load(head) - fairShare);
+      if (v.queue[1] !== null && v.queue[1] !== undefined && under(v.queue[1])) {
+        need.set(head, need.get(head)! - 1);
+      }
+    }
+    const sorted = [...views].sort((a, b) => cmp(a.election, b.election));
+    for (const v of sorted) {
+      const head = v.queue[0];
+      if (typeof head !== 'string' || v.queue[1] !== null || !v.queue.slice(2).some(under))
+        continue;
+      const left = need.get(head) ?? 0;
+      if (left <= 0) continue;
+      need.set(head, left - 1);
+      plan.stepBack.push(v.election);
+    }
+  }
+  return plan;
+}
+
+interface Member {
+  election: BalancedElection;
+  latest?: Leadership;
+  subscription?: Subscription;
+}
+
+/**
+ * Spreads the leadership of several elections over the replicas that campaign in them: each
+ * replica runs one balancer over its balanced elections, and gives up, one at a time, the terms
+ * it holds beyond its fair share (see {@link planRebalance}). It acts only through each
+ * election's public operations, so the safety of every handover is the election's own: the old
+ * leader steps down before its key is deleted.
+ */
+export class Balancer {
+  private readonly members = new Map<BalancedElection, Member>();
+  private readonly interval: number;
+  private readonly settle: number;
+  private readonly handoverTimeout: number;
+  private value?: string;
+  private controller?: AbortController;
+  private running?: Promise<void>;
+
+  constructor(private readonly options: BalancerOptions = {}) {
+    this.interval = positive('interval', options.interval ?? 1000);
+    this.settle = positive('settle', options.settle ?? 300);
+    this.handoverTimeout = positive('handoverTimeout', options.handoverTimeout ?? 5000);
+  }
+
+  /**
+   * Balances `election` from now on, until it stops or {@link remove} is called. Every election
+   * of one balancer must campaign with the same value (the replica's name: other replicas count
+   * replicas by value); throws {@link ElectionOptionsError} otherwise.
+   */
+  add(election: BalancedElection): void {
+    if (this.members.has(election)) return;
+    const member: Member = { election };
+    member.subscription = election.leadership$.subscribe({
+      next: leadership => (member.latest = leadership),
+      complete: () => this.members.delete(election),
+    });
+    const value = member.latest?.value;
+    if (value !== undefined && this.value !== undefined && value !== this.value) {
+      member.subscription.unsubscribe();
+      throw new ElectionOptionsError(
+        'value',
+        `${JSON.stringify(value)} (election "${member.latest?.election}")`,
+        `${JSON.stringify(this.value)}, the value of the other balanced elections of this ` +
+          `replica: replicas are counted by value, so balanced elections of one replica must share one`,
+      );
+    }
+    this.value ??= value;
+    if (!member.subscription.closed) this.members.set(election, member);
+  }
+
+  /** Stops balancing `election` (it keeps campaigning). */
+  remove(election: BalancedElection): void {
+    this.members.get(election)?.subscription?.unsubscribe();
+    this.members.delete(election);
+  }
+
+  /** Starts the loop: a first look after one interval, so that replicas starting together meet. */
+  start(): void {
+    if (this.running) return;
+    const controller = new AbortController();
+    this.controller = controller;
+    this.running = this.run(controller.signal);
+  }
+
+  /** Stops the loop (an election being resigned finishes its resign). Idempotent. */
+  async stop(): Promise<void> {
+    this.controller?.abort();
+    await this.running;
+    for (const member of this.members.values()) member.subscription?.unsubscribe();
+    this.members.clear();
+  }
+
+  private async run(signal: AbortSignal): Promise<void> {
+    let pause = this.interval;
+    while (!signal.aborted) {
+      try {
+        await sleep(jitter(pause), signal);
+        pause = (await this.step(signal)) ? this.settle : this.interval;
+      } catch (error) {
+        if (signal.aborted) return;
+        pause = this.interval;
+        this.options.onError?.(error);
+      }
+    }
+  }
+
+  /** Reads the queues, plans, and acts; true if it did something. */
+  private async step(signal: AbortSignal): Promise<boolean> {
+    const members = [...this.members.values()].filter(m => active(m.latest));
+    const views = await Promise.all(members.map(m => this.view(m)));
+    signal.throwIfAborted();
+    const plan = planRebalance(views);
+    const { resign: _resign, stepBack: _stepBack, ...shares } = plan;
+    const byName = new Map(members.map((m, i) => [views[i].election, m]));
+    const work: Promise<unknown>[] = [];
+    for (const election of plan.stepBack) {
+      const member = byName.get(election)!;
+      if (member.election.isLeader()) continue;
+      work.push(member.election.resign({ reason: 'rebalanced' }).catch(() => undefined));
+      this.options.onStep?.({ ...shares, kind: 'step-back', election });
+    }
+    if (plan.resign) {
+      const member = byName.get(plan.resign.election)!;
+      const held = member.latest;
+      if (member.election.isLeader() && held?.key && held.revision) {
+        // The step-down happens inside resign(), synchronously; tell of it only after.
+        const resigned = member.election.resign({ reason: 'rebalanced' });
+        const token = { key: held.key, revision: held.revision };
+        publishRebalanced(held.election, token, plan.leading, plan.fairShare, plan.replicas);
+        this.options.onStep?.({ ...shares, kind: 'resign', ...plan.resign });
+        work.push(
+          resigned.then(() => this.successorSeen(member.election, token.key, signal)),
+          // A resign that fails ends the session; the candidate recovers by itself.
+        );
+      }
+    }
+    await Promise.allSettled(work);
+    return work.length > 0;
+  }
+
+  private async view(member: Member): Promise<QueueView> {
+    const queue = await member.election.participants();
+    const own = member.latest?.key;
+    const ids = queue.map(p => (p.key === own ? null : p.value));
+    const leading = member.election.isLeader();
+    // A key of ours that heads the queue leads only once the candidate says so: until then it
+    // counts as ours, but is not resigned.
+    return { election: member.latest!.election, queue: ids, settled: ids[0] !== null || leading };
+  }
+
+  /** Resolves once a leader other than `oldKey` is seen, or after the handover timeout. */
+  private successorSeen(election: BalancedElection, oldKey: string, signal: AbortSignal) {
+    return new Promise<void>(resolve => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        queueMicrotask(() => subscription.unsubscribe());
+        resolve();
+      };
+      const timer = setTimeout(done, this.handoverTimeout);
+      signal.addEventListener('abort', done, { once: true });
+      const subscription = election.leader$.subscribe({
+        next: leader => {
+          if (leader && leader.key !== oldKey) done();
+        },
+        complete: done,
+      });
+    });
+  }
+}
+
+function active(leadership: Leadership | undefined): leadership is Leadership {
+  return !!leadership && leadership.reason !== 'stopping' && leadership.reason !== 'stopped';
+}
+
+function jitter(ms: number): number {
+  return ms * (1 + Math.random());
+}
+
+function positive(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ElectionOptionsError(field, value, 'a number of milliseconds above 0');
+  }
+  return value;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
