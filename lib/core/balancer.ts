@@ -187,9 +187,10 @@ export class Balancer {
       member.subscription.unsubscribe();
       throw new ElectionOptionsError(
         'value',
-        `${JSON.stringify(value)} (election "${member.latest?.election}")`,
-        `${JSON.stringify(this.value)}, the value of the other balanced elections of this ` +
-          `replica: replicas are counted by value, so balanced elections of one replica must share one`,
+        value,
+        `${JSON.stringify(this.value)} in election "${member.latest?.election}", as in the other ` +
+          `balanced elections of this replica: replicas are counted by value, so the balanced ` +
+          `elections of one replica must share one`,
       );
     }
     this.value ??= value;
