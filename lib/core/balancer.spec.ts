@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type QueueView, planRebalance } from './balancer.js';
+import { type QueueView, type RebalanceBudget, planRebalance } from './balancer.js';
 
 /** Queues as strings: `'a,b,c'` = a leads, then b, then c; `me` is this replica. */
 function views(...queues: string[]): QueueView[] {
@@ -15,15 +15,22 @@ function simulate(queues: string[][], maxRounds = 200) {
   let changes = 0;
   let rounds = 0;
   const names = [...new Set(queues.flat())];
+  const budgets = new Map(names.map(n => [n, { left: 0 } as RebalanceBudget]));
   for (; rounds < maxRounds; rounds++) {
     let acted = false;
     for (const self of names) {
-      const mine = queues.map((q, i) => ({
-        election: `e${String(i).padStart(2, '0')}`,
-        queue: q.map(id => (id === self ? null : id)),
-        settled: true,
-      }));
-      const plan = planRebalance(mine);
+      const mine = queues.flatMap((q, i) =>
+        q.includes(self)
+          ? [
+              {
+                election: `e${String(i).padStart(2, '0')}`,
+                queue: q.map(id => (id === self ? null : id)),
+                settled: true,
+              },
+            ]
+          : [],
+      );
+      const plan = planRebalance(mine, budgets.get(self));
       const moved = [...plan.stepBack, ...(plan.resign ? [plan.resign.election] : [])];
       for (const election of moved) {
         const q = queues[Number(election.slice(1))];
@@ -126,6 +133,42 @@ describe('planRebalance, every replica applying it', () => {
     const result = simulate(queues);
     expect(result.leads.sort()).toEqual([3, 3, 3, 3]);
     expect(result.changes).toBe(3);
+  });
+
+  it('replicas balancing different sets of elections settle too, without going round', () => {
+    // b takes part in e00..e07, a only in e00..e03, c only in e04..e07; b starts first.
+    const queues = [
+      ...Array.from({ length: 4 }, () => ['b', 'a']),
+      ...Array.from({ length: 4 }, () => ['b', 'c']),
+    ];
+    const result = simulate(queues);
+    expect(result.rounds).toBeLessThan(20);
+    expect(result.leads).toEqual([4, 2, 2]);
+    expect(result.changes).toBe(4);
+  });
+
+  it('settles from any queue order, and from any sets of elections, without going round', () => {
+    let seed = 12;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const shuffled = <T>(items: T[]) =>
+      items
+        .map(item => ({ item, key: random() }))
+        .sort((x, y) => x.key - y.key)
+        .map(x => x.item);
+    for (let trial = 0; trial < 200; trial++) {
+      const e = 1 + Math.floor(random() * 30);
+      const r = 1 + Math.floor(random() * 6);
+      const everywhere = trial % 2 === 0;
+      const queues = spread(e, r, () => {
+        const some = shuffled(names(r)).filter((_, i) => everywhere || i === 0 || random() < 0.6);
+        return some;
+      });
+      const result = simulate(queues, 500);
+      expect(result.rounds, `trial ${trial}: E ${e}, R ${r}`).toBeLessThan(500);
+      if (everywhere) {
+        expect(Math.max(...result.leads), `trial ${trial}`).toBeLessThanOrEqual(Math.ceil(e / r));
+      }
+    }
   });
 
   it('a stable, balanced membership does nothing', () => {

@@ -28,7 +28,7 @@ export interface BalancerOptions {
   /**
    * Milliseconds to let the others see a step (a resign, step-backs) before the next decision,
    * stretched by a random 0–100 % as well.
-   * @default 300
+   * @default 150
    */
   settle?: number;
   /** Milliseconds to wait for the successor of a resigned election to be seen. @default 5000 */
@@ -65,6 +65,24 @@ export interface RebalancePlan {
   stepBack: string[];
 }
 
+/**
+ * What one replica's planner remembers between steps: how many more terms it may resign while
+ * the membership (the replicas seen, and E) stays as it is. Replicas that balance different sets
+ * of elections see different loads and could hand terms round for ever; the budget bounds the
+ * moves of a stable membership to what the spread needed when it last changed.
+ */
+export interface RebalanceBudget {
+  /** The membership the budget was set for. */
+  membership?: string;
+  /** Resigns left. */
+  left: number;
+  /** Step-backs left (each election's worth, plus the slack). */
+  stepBacks?: number;
+}
+
+/** Resigns allowed beyond this replica's excess when the membership changes (for overshoots). */
+const BUDGET_SLACK = 2;
+
 /** One thing the balancer did. */
 export interface RebalanceStep extends Omit<RebalancePlan, 'resign' | 'stepBack'> {
   /** `resign`: this replica gave up leading `election`; `step-back`: its place behind the leader. */
@@ -77,43 +95,73 @@ export interface RebalanceStep extends Omit<RebalancePlan, 'resign' | 'stepBack'
 /**
  * Decides one step of spreading leadership, from this replica's view of the queues. Pure.
  *
- * - Over its share (leading > ceil(E / R)), a replica resigns one election whose next in line
- *   leads less than its share — the least loaded first. Without such an election it waits for
- *   step-backs to bring one forward, unless no replica under its share is queued in any election
- *   it leads; then it resigns to one that leads at least two fewer (every such move makes the
- *   spread strictly more even, so moves cannot go round in circles).
+ * Each replica's share is ceil(E / R) over the elections it is seen in: for this replica, all
+ * of its balanced elections; for another, those of ours it is queued in, over the replicas
+ * queued there (the same figure when every replica balances the same elections).
+ *
+ * - Over its share, a replica resigns one election whose next in line leads less than its own
+ *   share, the least loaded first; if there is none it waits (a step-back brings one forward).
  * - Next in line behind a leader over its share, a replica that would go over its own share by
- *   taking over steps back (resigns its place, never a term), so that a replica under its share
- *   queued behind comes forward; as many times as that leader still needs.
+ *   taking over steps back (gives up its place, never a term) when a replica under its share
+ *   is queued behind, so that one comes forward; as many times as that leader still needs.
  * - An election with nobody else queued behind this replica is never resigned.
+ *
+ * Every resign moves a term from a replica over its share to one under it. When every replica
+ * balances the same elections the spread only evens out; otherwise views differ, and `budget`
+ * (the caller's, kept across steps) bounds the resigns of a stable membership.
  */
-export function planRebalance(views: readonly QueueView[]): RebalancePlan {
+export function planRebalance(
+  views: readonly QueueView[],
+  budget: RebalanceBudget = { left: Infinity, stepBacks: Infinity },
+): RebalancePlan {
   const values = new Set<string>();
   const leads = new Map<string | null, number>();
-  for (const { queue } of views) {
-    for (const id of queue) if (id !== null) values.add(id);
+  const seenIn = new Map<string, QueueView[]>();
+  for (const view of views) {
+    const { queue } = view;
+    for (const id of new Set(queue)) {
+      if (id === null) continue;
+      values.add(id);
+      seenIn.set(id, [...(seenIn.get(id) ?? []), view]);
+    }
     if (queue.length > 0) leads.set(queue[0], (leads.get(queue[0]) ?? 0) + 1);
   }
   const elections = views.length;
   const replicas = values.size + 1;
   const fairShare = Math.ceil(elections / replicas);
   const leading = leads.get(null) ?? 0;
-  const load = (id: string | null) => leads.get(id) ?? 0;
-  const under = (id: string | null) => load(id) < fairShare;
   const plan: RebalancePlan = { elections, replicas, fairShare, leading, stepBack: [] };
   if (elections === 0) return plan;
+  const membership = `${elections}\n${[...values].sort().join('\n')}`;
+  if (budget.membership !== membership) {
+    budget.membership = membership;
+    budget.left = Math.max(0, leading - fairShare) + BUDGET_SLACK;
+    budget.stepBacks = elections + BUDGET_SLACK;
+  }
+
+  const shares = new Map<string | null, number>([[null, fairShare]]);
+  const share = (id: string | null): number => {
+    let known = shares.get(id);
+    if (known === undefined) {
+      const where = seenIn.get(id as string) ?? [];
+      const there = new Set(where.flatMap(v => v.queue));
+      there.add(null);
+      known = Math.ceil(where.length / there.size);
+      shares.set(id, known);
+    }
+    return known;
+  };
+  const load = (id: string | null) => leads.get(id) ?? 0;
+  const under = (id: string | null) => load(id) < share(id);
 
   if (leading > fairShare) {
-    const mine = views
-      .filter(v => v.settled && v.queue[0] === null && v.queue.length > 1)
-      .map(v => ({ election: v.election, successor: v.queue[1] as string, queue: v.queue }))
-      .sort((a, b) => load(a.successor) - load(b.successor) || cmp(a.election, b.election));
-    const best = mine[0];
-    const underBehind = mine.some(m => m.queue.slice(2).some(under));
-    if (best && under(best.successor)) {
-      plan.resign = { election: best.election, successor: best.successor };
-    } else if (best && !underBehind && load(best.successor) <= leading - 2) {
-      plan.resign = { election: best.election, successor: best.successor };
+    const best = views
+      .filter(v => v.settled && v.queue[0] === null && v.queue.length > 1 && under(v.queue[1]))
+      .map(v => ({ election: v.election, successor: v.queue[1] as string }))
+      .sort((a, b) => load(a.successor) - load(b.successor) || cmp(a.election, b.election))[0];
+    if (best && budget.left > 0) {
+      budget.left--;
+      plan.resign = best;
     }
   }
 
@@ -122,20 +170,21 @@ export function planRebalance(views: readonly QueueView[]): RebalancePlan {
     const need = new Map<string, number>();
     for (const v of views) {
       const head = v.queue[0];
-      if (typeof head !== 'string' || load(head) <= fairShare) continue;
-      if (!need.has(head)) need.set(head, load(head) - fairShare);
-      if (v.queue[1] !== null && v.queue[1] !== undefined && under(v.queue[1])) {
-        need.set(head, need.get(head)! - 1);
-      }
+      if (typeof head !== 'string' || load(head) <= share(head)) continue;
+      if (!need.has(head)) need.set(head, load(head) - share(head));
+      const next = v.queue[1];
+      if (typeof next === 'string' && under(next)) need.set(head, need.get(head)! - 1);
     }
     const sorted = [...views].sort((a, b) => cmp(a.election, b.election));
     for (const v of sorted) {
       const head = v.queue[0];
-      if (typeof head !== 'string' || v.queue[1] !== null || !v.queue.slice(2).some(under))
-        continue;
+      if (typeof head !== 'string' || v.queue[1] !== null) continue;
+      // Only for one that leads fewer than this replica, as this replica sees it.
+      if (!v.queue.slice(2).some(id => under(id) && load(id) < leading)) continue;
       const left = need.get(head) ?? 0;
-      if (left <= 0) continue;
+      if (left <= 0 || !(budget.stepBacks! > 0)) continue;
       need.set(head, left - 1);
+      budget.stepBacks!--;
       plan.stepBack.push(v.election);
     }
   }
@@ -161,12 +210,13 @@ export class Balancer {
   private readonly settle: number;
   private readonly handoverTimeout: number;
   private value?: string;
+  private readonly budget: RebalanceBudget = { left: 0 };
   private controller?: AbortController;
   private running?: Promise<void>;
 
   constructor(private readonly options: BalancerOptions = {}) {
     this.interval = positive('interval', options.interval ?? 1000);
-    this.settle = positive('settle', options.settle ?? 300);
+    this.settle = positive('settle', options.settle ?? 150);
     this.handoverTimeout = positive('handoverTimeout', options.handoverTimeout ?? 5000);
   }
 
@@ -238,7 +288,7 @@ export class Balancer {
     const members = [...this.members.values()].filter(m => active(m.latest));
     const views = await Promise.all(members.map(m => this.view(m)));
     signal.throwIfAborted();
-    const plan = planRebalance(views);
+    const plan = planRebalance(views, this.budget);
     const { resign: _resign, stepBack: _stepBack, ...shares } = plan;
     const byName = new Map(members.map((m, i) => [views[i].election, m]));
     const work: Promise<unknown>[] = [];
@@ -263,7 +313,7 @@ export class Balancer {
         );
       }
     }
-    await Promise.allSettled(work);
+    await settledOrAborted(work, signal);
     return work.length > 0;
   }
 
@@ -296,6 +346,18 @@ export class Balancer {
       });
     });
   }
+}
+
+/** Waits for `work` to settle, or for `signal` to abort (a resign may wait on etcd long). */
+function settledOrAborted(work: Promise<unknown>[], signal: AbortSignal): Promise<void> {
+  return new Promise(resolve => {
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    void Promise.allSettled(work).then(done);
+  });
 }
 
 function active(leadership: Leadership | undefined): leadership is Leadership {

@@ -83,6 +83,7 @@ class Spread {
 class Replica {
   process?: TrackedProcess;
   ready = false;
+  readyAt?: number;
   constructor(
     readonly name: string,
     private readonly spread: Spread,
@@ -106,7 +107,10 @@ class Replica {
     child.on('line', (line: OutputLine) => {
       if (line.stream !== 'stdout' || !line.text.startsWith('{')) return;
       const parsed = JSON.parse(line.text) as Line;
-      if (parsed.event === 'ready') this.ready = true;
+      if (parsed.event === 'ready') {
+        this.ready = true;
+        this.readyAt = Date.now();
+      }
       this.spread.onLine(this.name, parsed);
     });
     child.on('exit', () => {
@@ -168,10 +172,12 @@ describe('balance: true, 12 elections', () => {
     };
 
     // Three replicas started together.
+    const startedAt = Date.now();
     const [a, b, c] = ['a', 'b', 'c'].map(replica);
     const first = await settled(['a', 'b', 'c'], 10_000, 'three replicas');
     expect(first.counts).toEqual([4, 4, 4]);
     expect([a, b, c].every(r => r.ready)).toBe(true);
+    const bootMs = Math.max(...[a, b, c].map(r => r.readyAt! - startedAt));
 
     // A fourth joins, at the back of every queue.
     let before = spread.beliefs.length;
@@ -208,7 +214,7 @@ describe('balance: true, 12 elections', () => {
       ),
     );
     console.info(
-      `balance: 3 replicas settled ${first.ms} ms after start; with a 4th, ${joined.ms} ms ` +
+      `balance: 3 replicas settled ${first.ms} ms after start (all booted after ${bootMs} ms); with a 4th, ${joined.ms} ms ` +
         `(${joinChanges} elections changed hands, minimum 3); after a kill, ${afterKill.ms} ms ` +
         `(${killChanges} changes, TTL ${TTL} s); none in the 30 s after`,
     );
