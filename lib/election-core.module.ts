@@ -1,6 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { ElectionBalancer } from './election.balancer.js';
+import { ElectionBalancerModule } from './election.balancer.js';
 import { ElectionExplorer } from './election.explorer.js';
 import { ElectionMetadataAccessor } from './election-metadata.accessor.js';
 import { ElectionRegistry } from './election.registry.js';
@@ -13,18 +13,17 @@ import { ElectionService } from './election.service.js';
  */
 @Global()
 @Module({
-  imports: [DiscoveryModule],
+  imports: [DiscoveryModule, ElectionBalancerModule],
   providers: [
     ElectionRegistry,
     ElectionMetadataAccessor,
     ElectionExplorer,
-    ElectionBalancer,
     {
       provide: ElectionService,
       useFactory: (registry: ElectionRegistry) => registry.whenComplete(),
       inject: [ElectionRegistry],
     },
   ],
-  exports: [ElectionRegistry, ElectionService, ElectionBalancer],
+  exports: [ElectionRegistry, ElectionService],
 })
 export class ElectionCoreModule {}

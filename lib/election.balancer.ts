@@ -1,6 +1,8 @@
 import {
+  Global,
   Injectable,
   Logger,
+  Module,
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
@@ -60,3 +62,11 @@ export class ElectionBalancer implements OnApplicationBootstrap, OnModuleDestroy
     this.logger.warn(balancerErrorMessage(error));
   }
 }
+
+/**
+ * @internal Holds the application's one `ElectionBalancer`, whichever registrations bring it
+ * (elections, and the connection that jobs use).
+ */
+@Global()
+@Module({ providers: [ElectionBalancer], exports: [ElectionBalancer] })
+export class ElectionBalancerModule {}

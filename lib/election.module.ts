@@ -10,7 +10,7 @@ import {
 } from './election.constants.js';
 import { ElectionCoreModule } from './election-core.module.js';
 import { resolveConnectionOptions, resolveElectionOptions } from './election-options.js';
-import { ElectionBalancer } from './election.balancer.js';
+import { ElectionBalancer, ElectionBalancerModule } from './election.balancer.js';
 import { LockExplorer } from './election.explorer.js';
 import { type ElectionRegistration, ElectionRegistry } from './election.registry.js';
 import { ElectionService } from './election.service.js';
@@ -196,7 +196,7 @@ export class ElectionModule {
  */
 @Global()
 @Module({
-  imports: [DiscoveryModule],
+  imports: [DiscoveryModule, ElectionBalancerModule],
   providers: [LockService, LockExplorer],
   exports: [LockService],
 })

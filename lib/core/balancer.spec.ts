@@ -81,6 +81,9 @@ describe('planRebalance', () => {
     // Here a is at its share (2) and b, under it, is queued behind: I wait for a to step back.
     const atShare = views('me,a,b', 'me,a,b', 'me,a,b', 'a,me,b', 'a,me,b', 'x,b');
     expect(planRebalance(atShare).resign).toBeUndefined();
+    // … and looks again soon, until a does.
+    expect(planRebalance(atShare).pending).toBe(true);
+    expect(planRebalance(views('me,a', 'a,me')).pending).toBe(false);
   });
 
   it('steps back behind a leader over its share, as often as that leader needs', () => {

@@ -63,6 +63,11 @@ export interface RebalancePlan {
   resign?: { election: string; successor: string };
   /** Elections in which this replica steps back in the queue (it is no leader there). */
   stepBack: string[];
+  /**
+   * True while some leader is over its share with a replica under its share queued behind but
+   * not next in line: a step-back is due somewhere, so look again soon.
+   */
+  pending: boolean;
 }
 
 /**
@@ -84,7 +89,7 @@ export interface RebalanceBudget {
 const BUDGET_SLACK = 2;
 
 /** One thing the balancer did. */
-export interface RebalanceStep extends Omit<RebalancePlan, 'resign' | 'stepBack'> {
+export interface RebalanceStep extends Omit<RebalancePlan, 'resign' | 'stepBack' | 'pending'> {
   /** `resign`: this replica gave up leading `election`; `step-back`: its place behind the leader. */
   kind: 'resign' | 'step-back';
   election: string;
@@ -130,7 +135,14 @@ export function planRebalance(
   const replicas = values.size + 1;
   const fairShare = Math.ceil(elections / replicas);
   const leading = leads.get(null) ?? 0;
-  const plan: RebalancePlan = { elections, replicas, fairShare, leading, stepBack: [] };
+  const plan: RebalancePlan = {
+    elections,
+    replicas,
+    fairShare,
+    leading,
+    stepBack: [],
+    pending: false,
+  };
   if (elections === 0) return plan;
   const membership = `${elections}\n${[...values].sort().join('\n')}`;
   if (budget.membership !== membership) {
@@ -153,6 +165,14 @@ export function planRebalance(
   };
   const load = (id: string | null) => leads.get(id) ?? 0;
   const under = (id: string | null) => load(id) < share(id);
+
+  plan.pending = views.some(
+    ({ queue }) =>
+      queue.length > 2 &&
+      load(queue[0]) > share(queue[0]) &&
+      !under(queue[1]) &&
+      queue.slice(2).some(under),
+  );
 
   if (leading > fairShare) {
     const best = views
@@ -283,13 +303,13 @@ export class Balancer {
     }
   }
 
-  /** Reads the queues, plans, and acts; true if it did something. */
+  /** Reads the queues, plans, and acts; true if it did something or something is due soon. */
   private async step(signal: AbortSignal): Promise<boolean> {
     const members = [...this.members.values()].filter(m => active(m.latest));
     const views = await Promise.all(members.map(m => this.view(m)));
     signal.throwIfAborted();
     const plan = planRebalance(views, this.budget);
-    const { resign: _resign, stepBack: _stepBack, ...shares } = plan;
+    const { resign: _resign, stepBack: _stepBack, pending, ...shares } = plan;
     const byName = new Map(members.map((m, i) => [views[i].election, m]));
     const work: Promise<unknown>[] = [];
     for (const election of plan.stepBack) {
@@ -314,7 +334,7 @@ export class Balancer {
       }
     }
     await settledOrAborted(work, signal);
-    return work.length > 0;
+    return work.length > 0 || pending;
   }
 
   private async view(member: Member): Promise<QueueView> {
