@@ -22,7 +22,6 @@ export class ElectionBalancer implements OnApplicationBootstrap, OnModuleDestroy
     onStep: step => this.onStep(step),
     onError: error => this.onError(error),
   });
-  private failing = false;
 
   /**
    * Balances `election` (an `ElectionService`, or the election of a job) with the others of
@@ -49,16 +48,13 @@ export class ElectionBalancer implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   private onStep(step: RebalanceStep): void {
-    this.failing = false;
     const line = rebalancedMessage(step);
     if (step.kind === 'resign') this.logger.log(line);
     else this.logger.debug(line);
   }
 
+  /** One line per streak of failures: the elections log etcd's state themselves. */
   private onError(error: unknown): void {
-    // One line per streak of failures: the elections log etcd's state themselves.
-    if (this.failing) return;
-    this.failing = true;
     this.logger.warn(balancerErrorMessage(error));
   }
 }

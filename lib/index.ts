@@ -24,6 +24,7 @@ export type {
 } from './core/index.js';
 export type {
   BackoffOptions,
+  BalancedElection,
   CandidateStats,
   DiagnosticsChannelName,
   DiagnosticsEvent,

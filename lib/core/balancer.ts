@@ -35,11 +35,11 @@ export interface BalancerOptions {
   handoverTimeout?: number;
   /** Called after each step, for logging. */
   onStep?(step: RebalanceStep): void;
-  /** Called with each error the balancer recovered from (a queue it could not read). */
+  /** Called with the first error of each streak the balancer recovers from (a queue it could not read). */
   onError?(error: unknown): void;
 }
 
-/** One balanced election as the planner sees it. */
+/** @internal One balanced election as the planner sees it. */
 export interface QueueView {
   /** The election name. */
   election: string;
@@ -71,7 +71,7 @@ export interface RebalancePlan {
 }
 
 /**
- * What one replica's planner remembers between steps: how many more terms it may resign while
+ * @internal What one replica's planner remembers between steps: how many more terms it may resign while
  * the membership (the replicas seen, and E) stays as it is. Replicas that balance different sets
  * of elections see different loads and could hand terms round for ever; the budget bounds the
  * moves of a stable membership to what the spread needed when it last changed.
@@ -98,7 +98,7 @@ export interface RebalanceStep extends Omit<RebalancePlan, 'resign' | 'stepBack'
 }
 
 /**
- * Decides one step of spreading leadership, from this replica's view of the queues. Pure.
+ * @internal Decides one step of spreading leadership, from this replica's view of the queues. Pure.
  *
  * Each replica's share is ceil(E / R) over the elections it is seen in: for this replica, all
  * of its balanced elections; for another, those of ours it is queued in, over the replicas
@@ -291,14 +291,17 @@ export class Balancer {
 
   private async run(signal: AbortSignal): Promise<void> {
     let pause = this.interval;
+    let failing = false;
     while (!signal.aborted) {
       try {
         await sleep(jitter(pause), signal);
         pause = (await this.step(signal)) ? this.settle : this.interval;
+        failing = false;
       } catch (error) {
         if (signal.aborted) return;
         pause = this.interval;
-        this.options.onError?.(error);
+        if (!failing) this.options.onError?.(error);
+        failing = true;
       }
     }
   }
