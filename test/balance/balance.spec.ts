@@ -208,10 +208,12 @@ describe('balance: true, 12 elections', () => {
       }),
     );
     const end = now();
-    const overlaps = elections.flatMap(e =>
-      ownOverlaps(check(spread.recorders.get(e)!.timeline, end)).map(
-        o => `${e}: ${o.a.proc} & ${o.b.proc} for ${ms(o.ns)} ms`,
-      ),
+    const reports = elections.map(e => check(spread.recorders.get(e)!.timeline, end));
+    // Every election had terms to check: at least its first, and most had several.
+    expect(reports.every(r => r.intervals.length >= 1)).toBe(true);
+    expect(reports.reduce((n, r) => n + r.intervals.length, 0)).toBeGreaterThan(E + 8);
+    const overlaps = reports.flatMap((report, i) =>
+      ownOverlaps(report).map(o => `${elections[i]}: ${o.a.proc} & ${o.b.proc} for ${ms(o.ns)} ms`),
     );
     console.info(
       `balance: 3 replicas settled ${first.ms} ms after start (all booted after ${bootMs} ms); with a 4th, ${joined.ms} ms ` +
