@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { ElectionBalancerModule } from './election.balancer.js';
 import { ElectionExplorer } from './election.explorer.js';
 import { ElectionMetadataAccessor } from './election-metadata.accessor.js';
 import { ElectionRegistry } from './election.registry.js';
@@ -12,7 +13,7 @@ import { ElectionService } from './election.service.js';
  */
 @Global()
 @Module({
-  imports: [DiscoveryModule],
+  imports: [DiscoveryModule, ElectionBalancerModule],
   providers: [
     ElectionRegistry,
     ElectionMetadataAccessor,

@@ -31,6 +31,8 @@ export interface ResolvedElectionOptions {
   shutdownTimeout: number;
   /** Explicit `default` flag, if any. */
   default?: boolean;
+  /** Spread leadership with the application's other balanced elections. */
+  balance: boolean;
   /** Makes the engine instead of the core's `Candidate` (the testing module's double). */
   createEngine?: ElectionEngineFactory;
 }
@@ -49,6 +51,7 @@ const OPTION_NAMES = [
   'autoStart',
   'shutdownTimeout',
   'default',
+  'balance',
 ] as const;
 
 /** This node's value when none is given: `<hostname>-<pid>`. */
@@ -167,6 +170,11 @@ export function resolveElectionOptions(
     throw new ElectionOptionsError('default', isDefault, 'true or false');
   }
 
+  const balance = options.balance ?? false;
+  if (typeof balance !== 'boolean') {
+    throw new ElectionOptionsError('balance', balance, 'true or false');
+  }
+
   return {
     election: candidate.election,
     candidate,
@@ -176,6 +184,7 @@ export function resolveElectionOptions(
     autoStart,
     shutdownTimeout,
     default: isDefault,
+    balance,
     createEngine: (options as { [ENGINE_FACTORY]?: ElectionEngineFactory })[ENGINE_FACTORY],
   };
 }
@@ -241,7 +250,7 @@ export interface ResolvedConnectionOptions {
 }
 
 /** Options that only make sense with an election. */
-const ELECTION_ONLY = ['value', 'observe', 'autoStart', 'default'] as const;
+const ELECTION_ONLY = ['value', 'observe', 'autoStart', 'default', 'balance'] as const;
 
 /**
  * @internal Validates the options of a registration without an election: the connection (`etcd`

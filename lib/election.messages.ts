@@ -1,4 +1,9 @@
-import { type LeaderInfo, type Leadership, classifyEtcdError } from './core/index.js';
+import {
+  type LeaderInfo,
+  type Leadership,
+  type RebalanceStep,
+  classifyEtcdError,
+} from './core/index.js';
 
 /** Every user-facing message of the Nest layer, as functions. */
 
@@ -234,4 +239,20 @@ export function lockDrainTimedOutMessage(timeoutMs: number, pending: string[]): 
     `work under locks still running after shutdownTimeout (${timeoutMs} ms): ` +
     `${pending.join(', ')}; releasing anyway (their signals were aborted at the start of shutdown)`
   );
+}
+
+/** The line a balancer step writes (see `ElectionBalancer`). */
+export function rebalancedMessage(step: RebalanceStep): string {
+  const shares =
+    `led ${step.leading} of ${step.elections} balanced elections, fair share ${step.fairShare} ` +
+    `= ceil(${step.elections} / ${step.replicas} replicas)`;
+  if (step.kind === 'resign') {
+    return `[${step.election}] resigned to rebalance (${shares}); next in line: ${JSON.stringify(step.successor)}`;
+  }
+  return `[${step.election}] stepped back in the queue to rebalance (${shares})`;
+}
+
+/** The first failure of a streak of the balancer's reads of the queues. */
+export function balancerErrorMessage(error: unknown): string {
+  return `balancer: could not read the queues, retrying: ${describeError(error)}`;
 }

@@ -10,6 +10,7 @@ import {
 } from './election.constants.js';
 import { ElectionCoreModule } from './election-core.module.js';
 import { resolveConnectionOptions, resolveElectionOptions } from './election-options.js';
+import { ElectionBalancer, ElectionBalancerModule } from './election.balancer.js';
 import { LockExplorer } from './election.explorer.js';
 import { type ElectionRegistration, ElectionRegistry } from './election.registry.js';
 import { ElectionService } from './election.service.js';
@@ -101,18 +102,23 @@ export class ElectionModule {
       { provide: ELECTION_REGISTRATION, useValue: registration },
       {
         provide: ELECTION_INSTANCE,
-        useFactory: async (options: ElectionModuleFactoryOptions, registry: ElectionRegistry) => {
+        useFactory: async (
+          options: ElectionModuleFactoryOptions,
+          registry: ElectionRegistry,
+          balancer: ElectionBalancer,
+        ) => {
           const resolved = resolveElectionOptions(options, fixed);
           const service = new ElectionService(resolved);
           try {
             registry.add(registration, service, resolved.default);
+            if (resolved.balance) balancer.add(service);
           } catch (error) {
             await service.onApplicationShutdown();
             throw error;
           }
           return service;
         },
-        inject: [ELECTION_MODULE_OPTIONS, ElectionRegistry],
+        inject: [ELECTION_MODULE_OPTIONS, ElectionRegistry, ElectionBalancer],
       },
       {
         provide: ELECTION_CONNECTION,
@@ -190,7 +196,7 @@ export class ElectionModule {
  */
 @Global()
 @Module({
-  imports: [DiscoveryModule],
+  imports: [DiscoveryModule, ElectionBalancerModule],
   providers: [LockService, LockExplorer],
   exports: [LockService],
 })

@@ -218,8 +218,8 @@ export class ElectionService
    * Steps down if leading (synchronously: the signal aborts, `@OnFollower` runs) and joins the
    * queue again at the back. Resolves once the old key is gone.
    */
-  resign(): Promise<void> {
-    return this.candidate.resign();
+  resign(options?: { reason?: 'rebalanced' }): Promise<void> {
+    return this.candidate.resign(options);
   }
 
   /**

@@ -25,6 +25,7 @@ export type {
 } from './core/index.js';
 export type {
   BackoffOptions,
+  BalancedElection,
   CandidateStats,
   DiagnosticsChannelName,
   DiagnosticsEvent,
@@ -41,6 +42,7 @@ export type {
   LockEvent,
   Participant,
   RebalancedEvent,
+  RebalanceStep,
   Role,
   SessionLostEvent,
   StateEvent,
@@ -54,6 +56,7 @@ export {
   WITHOUT_OVERLAPPING_PREFIX,
 } from './election.constants.js';
 export { currentLeaderSignal, currentLeaderTerm } from './election.context.js';
+export { ElectionBalancer } from './election.balancer.js';
 export { ElectionModule } from './election.module.js';
 export { ElectionRegistry } from './election.registry.js';
 export { ElectionService } from './election.service.js';

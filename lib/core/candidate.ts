@@ -132,6 +132,8 @@ export class Candidate {
   private ticket?: Ticket;
   private term?: ActiveTerm;
   private resignWaiters: ResignWaiter[] = [];
+  /** What the latest resign() gives as the reason: `rebalanced` when a balancer asked. */
+  private resignReason: 'resigned' | 'rebalanced' = 'resigned';
   private running?: Promise<void>;
   private observing?: Promise<void>;
   private stopped?: Promise<void>;
@@ -227,13 +229,15 @@ export class Candidate {
    * Steps down if leading (synchronously, before the key is deleted), leaves the queue and
    * joins it again at the back. Resolves once the old key is gone (deleted, or its lease revoked
    * or expired when etcd could not be asked to delete it); at once when this node holds no key.
-   * Rejects with {@link CandidateStoppedError} once stopping has begun.
+   * Rejects with {@link CandidateStoppedError} once stopping has begun. `reason: 'rebalanced'`
+   * (a balancer's step) is the reason the step-down reports instead of `resigned`.
    */
-  resign(): Promise<void> {
+  resign(options: { reason?: 'rebalanced' } = {}): Promise<void> {
     if (this.leaving || this.stopController.signal.aborted) {
       return Promise.reject(new CandidateStoppedError(this.election.name));
     }
-    this.stepDown('resigned');
+    this.resignReason = options.reason ?? 'resigned';
+    this.stepDown(this.resignReason);
     if (!this.running || !this.session?.isAlive()) return Promise.resolve();
     const done = new Promise<void>((resolve, reject) =>
       this.resignWaiters.push({ resolve, reject }),
@@ -500,7 +504,7 @@ export class Candidate {
   private async completeResign(session: Session, signal: AbortSignal): Promise<void> {
     const ticket = this.ticket;
     this.ticket = undefined;
-    this.update({ reason: 'resigned', key: undefined, revision: undefined });
+    this.update({ reason: this.resignReason, key: undefined, revision: undefined });
     const waiters = this.resignWaiters.splice(0);
     let deleted: boolean;
     try {

@@ -187,7 +187,7 @@ const channels = {
 };
 
 /** Voluntary ends of a term go to `resigned`; every other end to `lost`. */
-const VOLUNTARY: ReadonlySet<LeadershipReason> = new Set(['resigned', 'stopping']);
+const VOLUNTARY: ReadonlySet<LeadershipReason> = new Set(['resigned', 'rebalanced', 'stopping']);
 
 /** @internal Publishes `elected`. */
 export function publishElected(

@@ -29,3 +29,4 @@ export * from './lock-errors.js';
 export * from './lock.js';
 export * from './mutex.js';
 export * from './sessions.js';
+export * from './balancer.js';

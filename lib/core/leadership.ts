@@ -16,6 +16,8 @@ export type LeadershipReason =
   | 'campaigning'
   | 'elected'
   | 'resigned'
+  /** This node gave the term (or its place in the queue) up to even out leadership across replicas. */
+  | 'rebalanced'
   | 'session-expired'
   | 'lease-revoked'
   | 'key-deleted'

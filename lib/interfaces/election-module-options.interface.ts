@@ -75,6 +75,14 @@ export interface ElectionModuleOptions extends EngineOptions {
    * @default true for the first election Nest registers (in import order), false for the others
    */
   default?: boolean;
+  /**
+   * Spread leadership across replicas: with the application's other balanced elections, this
+   * replica leads at most ceil(E / R) of them (E balanced elections, R replicas seen in their
+   * queues, counted by value), resigning the excess one at a time. Balanced elections of one
+   * application must share one `value`. See the README, "Balancing".
+   * @default false
+   */
+  balance?: boolean;
 }
 
 /**
