@@ -235,3 +235,42 @@ export function lockDrainTimedOutMessage(timeoutMs: number, pending: string[]): 
     `${pending.join(', ')}; releasing anyway (their signals were aborted at the start of shutdown)`
   );
 }
+
+/** `@OnOneInstance` was called on an instance no explorer bound (not a Nest provider). */
+export function oneInstanceUnboundMessage(label: string): string {
+  return (
+    `@OnOneInstance ${label} skipped: the instance is not a provider of an application ` +
+    `that imports ElectionModule.forRoot(), so it has no election to ask.`
+  );
+}
+
+/** `@OnOneInstance` was put on something that is not a method. */
+export function oneInstanceNotMethodMessage(where: string): string {
+  return `@OnOneInstance can only decorate methods; ${where} is not a function.`;
+}
+
+/** An `@OnOneInstance` method sits on a request-scoped or transient provider. */
+export function nonStaticOneInstanceMessage(label: string): string {
+  return (
+    `Cannot bind @OnOneInstance ${label}: it is defined in a non-static ` +
+    `(request-scoped or transient) provider. Move it to a singleton provider.`
+  );
+}
+
+/** Two `@OnOneInstance` methods of one application name the same election. */
+export function duplicateOneInstanceMessage(name: string, first: string, second: string): string {
+  return (
+    `@OnOneInstance ${second} names election "${name}", which ${first} already uses: ` +
+    `give one of them another name ({ name }), one election per job.`
+  );
+}
+
+/** A job election changed state (one line per change of role). */
+export function oneInstanceStateMessage(label: string, name: string, role: string, reason: string) {
+  return `@OnOneInstance ${label} [${name}]: ${role} (${reason})`;
+}
+
+/** A running `@OnOneInstance` job failed. */
+export function oneInstanceFailedMessage(label: string, error: unknown): string {
+  return `@OnOneInstance ${label} failed: ${describeFailure(error)}`;
+}
