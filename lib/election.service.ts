@@ -360,7 +360,14 @@ export class ElectionService
       }
     } else if (previous?.role === 'leader') {
       if (!leaving) this.callFollowerHandlers(next);
-    } else if (!this.settled && !leaving && next.role === 'follower' && isOtherLeader(next)) {
+    } else if (
+      !this.settled &&
+      !leaving &&
+      next.role === 'follower' &&
+      // Queued: our key is in etcd, behind the leader (not merely a session and a leader seen).
+      next.key !== undefined &&
+      isOtherLeader(next)
+    ) {
       this.settled = true;
       this.callFollowerHandlers(next);
     }
