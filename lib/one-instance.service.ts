@@ -3,6 +3,7 @@ import {
   Logger,
   type OnApplicationBootstrap,
   type OnModuleDestroy,
+  Optional,
 } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { Candidate, ElectionError } from './core/index.js';
@@ -14,6 +15,7 @@ import {
   oneInstanceStateMessage,
 } from './election.messages.js';
 import { defaultElectionValue } from './election-options.js';
+import { ElectionRegistry } from './election.registry.js';
 import { LockConnection } from './lock.service.js';
 
 /** Counters and standing of one `@OnOneInstance` job in this process. */
@@ -64,7 +66,10 @@ export class OneInstanceService implements OnApplicationBootstrap, OnModuleDestr
   private stopping?: Promise<void>;
 
   /** @internal Created by `ElectionModule`; inject it. */
-  constructor(private readonly modules: ModulesContainer) {}
+  constructor(
+    private readonly modules: ModulesContainer,
+    @Optional() private readonly registry?: ElectionRegistry,
+  ) {}
 
   /** Counters and standing of every `@OnOneInstance` job of this application. A snapshot. */
   jobs(): OneInstanceJobStats[] {
@@ -97,11 +102,14 @@ export class OneInstanceService implements OnApplicationBootstrap, OnModuleDestr
     }
     const connection = this.pickConnection();
     const { ttl, margin, requestTimeout, backoff } = connection.settings;
+    // The value of the application's default election, so that every election of this replica
+    // (jobs included) names it alike: balancing counts replicas by value.
+    const value = this.registry?.find()?.leadership.value ?? defaultElectionValue();
     const candidate = new Candidate(
       connection.client,
       {
         election: binding.name,
-        value: defaultElectionValue(),
+        value,
         ttl,
         margin,
         requestTimeout,

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   ElectionModule,
   ElectionOptionsError,
+  ElectionService,
   ON_ONE_INSTANCE_PREFIX,
   OnOneInstance,
   OneInstanceService,
@@ -120,6 +121,31 @@ describe('@OnOneInstance in one application', () => {
     expect(leader.get(Direct).work()).toBe('ran');
     expect(follower.get(Direct).work()).toBeUndefined();
     expect(follower.get(OneInstanceService).jobs()[0]).toMatchObject({ runs: 0, skipped: 1 });
+  });
+
+  it("campaigns with the value of the app's election, on its lease", async () => {
+    const election = uniqueName('valued');
+    const name = uniqueName('valued-job');
+
+    @Injectable()
+    class Valued {
+      @OnOneInstance({ name })
+      work(): void {}
+    }
+
+    const app = await apps.create({
+      imports: [
+        ElectionModule.forRoot({ etcd: { hosts: etcd().endpoints }, election, value: 'node-7' }),
+      ],
+      providers: [Valued],
+    });
+    const service = app.get(ElectionService);
+    await service.waitForLeadership({ timeout: 10_000 });
+    const jobs = app.get(OneInstanceService);
+    await waitFor(() => jobs.jobs()[0].leading, { timeout: 10_000, message: 'job leads' });
+    expect(await keysOf(etcd(), name)).toEqual([
+      expect.objectContaining({ value: 'node-7', lease: service.leadership.lease }),
+    ]);
   });
 
   it('refuses a job named like a registered election, and bad options, naming them', async () => {
