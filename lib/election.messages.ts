@@ -269,8 +269,3 @@ export function duplicateOneInstanceMessage(name: string, first: string, second:
 export function oneInstanceStateMessage(label: string, name: string, role: string, reason: string) {
   return `@OnOneInstance ${label} [${name}]: ${role} (${reason})`;
 }
-
-/** A running `@OnOneInstance` job failed. */
-export function oneInstanceFailedMessage(label: string, error: unknown): string {
-  return `@OnOneInstance ${label} failed: ${describeFailure(error)}`;
-}

@@ -267,7 +267,10 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
     this.ownsSessions = !connection.sessions;
     this.sessionOwner =
       connection.sessions ?? new Sessions(connection.client, { ...connection.settings, onError });
-    if (connection.sessions) connection.sessions.onGrantFailed(onError);
+    // A shared session serves elections too: its failures are news here only while locks wait.
+    connection.sessions?.onGrantFailed(error => {
+      if (this.lockOwner?.busy) onError(error);
+    });
     this.lockOwner = new Locks(this.sessionOwner, {
       requestTimeout: connection.settings.requestTimeout,
       backoff: connection.settings.backoff,

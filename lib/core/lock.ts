@@ -85,6 +85,11 @@ export class Locks {
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
   }
 
+  /** True while some lock is held, or some acquire is waiting, in this process. */
+  get busy(): boolean {
+    return this.queues.size > 0;
+  }
+
   /** The locks this process holds now. */
   held(): Lock[] {
     return [...this.heldLocks].filter(lock => lock.held);

@@ -6,6 +6,7 @@ import {
   ElectionRegistry,
   ElectionService,
   LockService,
+  LockTimeoutError,
   OnOneInstance,
   OneInstanceService,
 } from '../../lib/index.js';
@@ -170,6 +171,31 @@ describe('one session per application', () => {
     const [job] = jobs.jobs();
     expect((await keysOf(etcd(), job.name)).map(k => k.lease)).toEqual([lock.key.split('/').pop()]);
     await lock.release();
+  });
+
+  it('etcd unreachable: the election says so; the lock line only comes once a lock waits', async () => {
+    const election = uniqueName('unreachable');
+    const from = logs.lines.length;
+    const app = await apps.create({
+      imports: [
+        ElectionModule.forRoot({ etcd: { hosts: 'http://127.0.0.1:1' }, election, ttl: 2 }),
+      ],
+    });
+    const service = app.get(ElectionService);
+    const sessions = () => app.get(LockService).stats.sessions;
+    await waitFor(() => sessions().grantFailures >= 2, {
+      timeout: 10_000,
+      message: 'two failed grants',
+    });
+    expect(service.leadership).toMatchObject({ role: 'disconnected', reason: 'etcd-unreachable' });
+    const lockLines = () => logs.lines.slice(from).filter(line => line.context === 'Lock');
+    expect(lockLines()).toEqual([]);
+    await expect(
+      app.get(LockService).acquire(uniqueName('unreachable-lock'), { wait: 2500 }),
+    ).rejects.toBeInstanceOf(LockTimeoutError);
+    expect(lockLines().map(line => line.message)).toEqual([
+      expect.stringMatching(/etcd error while locking/),
+    ]);
   });
 
   it('forRootAsync({ connectionOnly: true }) with an election name fails naming both', () => {
