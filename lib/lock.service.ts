@@ -168,13 +168,13 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
     }));
   }
 
-  /** @internal Picks the connection once every provider exists. */
+  /** Nest lifecycle hook: picks the connection once every provider exists. */
   onModuleInit(): void {
     void this.locks;
   }
 
   /**
-   * @internal In the first shutdown phase (before clients are closed): pending acquires reject,
+   * Nest lifecycle hook, in the first shutdown phase (before clients are closed): pending acquires reject,
    * held locks end (signals abort) but keep their keys while the work under them settles (up to
    * `shutdownTimeout`), then the keys are deleted and the lease is revoked.
    */

@@ -162,14 +162,14 @@ export class OneInstanceService implements OnApplicationBootstrap, OnModuleDestr
     return result;
   }
 
-  /** @internal Campaigns for every job. */
+  /** Nest lifecycle hook: campaigns for every job. */
   onApplicationBootstrap(): void {
     this.started = true;
     for (const job of this.byLabel.values()) job.candidate.start();
   }
 
   /**
-   * @internal In the first shutdown phase: every job's term ends (signals abort), running jobs get
+   * Nest lifecycle hook, in the first shutdown phase: every job's term ends (signals abort), running jobs get
    * up to `shutdownTimeout` to settle while this instance keeps their places, then each election
    * resigns, so another instance takes over at once.
    */
