@@ -4,6 +4,7 @@ import {
   type CandidateOptions,
   ElectionOptionsError,
   type ResolvedCandidateOptions,
+  type Sessions,
   resolveCandidateOptions,
 } from './core/index.js';
 import type { ElectionEngineFactory } from './election.service.js';
@@ -35,6 +36,11 @@ export interface ResolvedElectionOptions {
   balance: boolean;
   /** Makes the engine instead of the core's `Candidate` (the testing module's double). */
   createEngine?: ElectionEngineFactory;
+  /**
+   * The application's shared session owner to campaign on (set by the module); without it the
+   * election keeps its own session.
+   */
+  sessions?: Sessions;
 }
 
 const OPTION_NAMES = [

@@ -49,3 +49,12 @@ export const WITHOUT_OVERLAPPING_METADATA = 'nestjs-etcd-election:without-overla
  * `nestjs-etcd-election/jobs/<Class>.<method>`.
  */
 export const WITHOUT_OVERLAPPING_PREFIX = 'nestjs-etcd-election/jobs/';
+
+/** Metadata key of `@OnOneInstance` (set on the wrapper it installs). */
+export const ON_ONE_INSTANCE_METADATA = 'nestjs-etcd-election:on-one-instance';
+
+/**
+ * The prefix of the election name an `@OnOneInstance` job gets when its options name none:
+ * `nestjs-etcd-election/one-instance/<Class>.<method>`.
+ */
+export const ON_ONE_INSTANCE_PREFIX = 'nestjs-etcd-election/one-instance/';

@@ -256,3 +256,37 @@ export function rebalancedMessage(step: RebalanceStep): string {
 export function balancerErrorMessage(error: unknown): string {
   return `balancer: could not read the queues, retrying: ${describeError(error)}`;
 }
+
+/** `@OnOneInstance` was called on an instance no explorer bound (not a Nest provider). */
+export function oneInstanceUnboundMessage(label: string): string {
+  return (
+    `@OnOneInstance ${label} skipped: the instance is not a provider of an application ` +
+    `that imports ElectionModule.forRoot(), so it has no election to ask.`
+  );
+}
+
+/** `@OnOneInstance` was put on something that is not a method. */
+export function oneInstanceNotMethodMessage(where: string): string {
+  return `@OnOneInstance can only decorate methods; ${where} is not a function.`;
+}
+
+/** An `@OnOneInstance` method sits on a request-scoped or transient provider. */
+export function nonStaticOneInstanceMessage(label: string): string {
+  return (
+    `Cannot bind @OnOneInstance ${label}: it is defined in a non-static ` +
+    `(request-scoped or transient) provider. Move it to a singleton provider.`
+  );
+}
+
+/** Two `@OnOneInstance` methods of one application name the same election. */
+export function duplicateOneInstanceMessage(name: string, first: string, second: string): string {
+  return (
+    `@OnOneInstance ${second} names election "${name}", which ${first} already uses: ` +
+    `give one of them another name ({ name }), one election per job.`
+  );
+}
+
+/** A job election changed state (one line per change of role). */
+export function oneInstanceStateMessage(label: string, name: string, role: string, reason: string) {
+  return `@OnOneInstance ${label} [${name}]: ${role} (${reason})`;
+}

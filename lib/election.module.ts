@@ -1,6 +1,6 @@
 import { type DynamicModule, Global, Module, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { ElectionOptionsError, createEtcdClient } from './core/index.js';
+import { ElectionOptionsError } from './core/index.js';
 import {
   ELECTION_CONNECTION,
   ELECTION_INSTANCE,
@@ -11,10 +11,13 @@ import {
 import { ElectionCoreModule } from './election-core.module.js';
 import { resolveConnectionOptions, resolveElectionOptions } from './election-options.js';
 import { ElectionBalancer, ElectionBalancerModule } from './election.balancer.js';
+import { ElectionConnections, type SharedConnection } from './election.connections.js';
 import { LockExplorer } from './election.explorer.js';
 import { type ElectionRegistration, ElectionRegistry } from './election.registry.js';
 import { ElectionService } from './election.service.js';
 import { LockConnection, LockService } from './lock.service.js';
+import { OneInstanceExplorer } from './one-instance.explorer.js';
+import { OneInstanceService } from './one-instance.service.js';
 import type {
   ElectionConnectionOptions,
   ElectionModuleAsyncOptions,
@@ -26,9 +29,12 @@ import type {
 /**
  * Leader election on etcd, interoperable with Go's `concurrency.Election` and `etcdctl elect`.
  * Each `forRoot` / `forRootAsync` registers one election (global); register several for several
- * named elections; `forRoot({ etcd })` without `election` registers the connection alone, for
- * `LockService`. Options are validated at bootstrap: a bad one fails it with an
- * `ElectionOptionsError` naming the field, the value and what is allowed.
+ * named elections; `forRoot({ etcd })` without `election` (or `forRootAsync({ connectionOnly:
+ * true })`) registers the connection alone, for `LockService` and jobs. Every election, lock and
+ * job reaching one etcd cluster (the same `client`, or equal `etcd` options) shares one client,
+ * and those with the same session settings (`ttl`, `margin`, `requestTimeout`, `backoff`) share
+ * one lease and one keepalive stream. Options are validated at bootstrap: a bad one fails it with
+ * an `ElectionOptionsError` naming the field, the value and what is allowed.
  *
  * @example
  * ```ts
@@ -50,31 +56,29 @@ export class ElectionModule {
    */
   static forRoot(options: ElectionModuleOptions | ElectionConnectionOptions): DynamicModule {
     if (typeof options === 'object' && options !== null && options.election === undefined) {
-      return this.registerConnection(options);
+      return this.registerConnection([{ provide: ELECTION_MODULE_OPTIONS, useValue: options }]);
     }
     const election = typeof options?.election === 'string' ? options.election : undefined;
     return this.register({ election }, [{ provide: ELECTION_MODULE_OPTIONS, useValue: options }]);
   }
 
-  private static registerConnection(options: ElectionConnectionOptions): DynamicModule {
+  private static registerConnection(
+    optionsProviders: Provider[],
+    imports: DynamicModule['imports'] = [],
+  ): DynamicModule {
     return {
       global: true,
       module: ElectionModule,
-      imports: [LockCoreModule],
+      imports: [LockCoreModule, ...imports],
       providers: [
+        ...optionsProviders,
         {
           provide: ELECTION_CONNECTION,
-          useFactory: () => {
+          useFactory: (options: ElectionConnectionOptions, connections: ElectionConnections) => {
             const resolved = resolveConnectionOptions(options);
-            const { ttl, margin, requestTimeout, backoff } = resolved.engine;
-            const client = resolved.client ?? createEtcdClient(resolved.etcd!);
-            return new LockConnection(
-              client,
-              { ttl, margin, requestTimeout, backoff },
-              resolved.shutdownTimeout,
-              !resolved.client,
-            );
+            return lockConnection(connections.join(resolved), resolved.shutdownTimeout);
           },
+          inject: [ELECTION_MODULE_OPTIONS, ElectionConnections],
         },
       ],
     };
@@ -87,6 +91,17 @@ export class ElectionModule {
    * resolves only once every election of the application has its options.
    */
   static forRootAsync(options: ElectionModuleAsyncOptions): DynamicModule {
+    if (options.connectionOnly === true) {
+      if (options.election !== undefined || options.default !== undefined) {
+        const field = options.election !== undefined ? 'election' : 'default';
+        throw new ElectionOptionsError(
+          field,
+          options[field],
+          'nothing with connectionOnly: true (it registers the etcd connection alone); drop one of them',
+        );
+      }
+      return this.registerConnection(this.createAsyncProviders(options), options.imports);
+    }
     const fixed = { election: options.election, default: options.default };
     return this.register(fixed, this.createAsyncProviders(options), options.imports, fixed);
   }
@@ -106,9 +121,16 @@ export class ElectionModule {
           options: ElectionModuleFactoryOptions,
           registry: ElectionRegistry,
           balancer: ElectionBalancer,
+          connections: ElectionConnections,
         ) => {
           const resolved = resolveElectionOptions(options, fixed);
-          const service = new ElectionService(resolved);
+          const shared = connections.join(resolved);
+          const service = new ElectionService({
+            ...resolved,
+            client: shared.client,
+            // A test double brings its own engine, which takes no session.
+            sessions: resolved.createEngine ? undefined : shared.sessions,
+          });
           try {
             registry.add(registration, service, resolved.default);
             if (resolved.balance) balancer.add(service);
@@ -118,23 +140,19 @@ export class ElectionModule {
           }
           return service;
         },
-        inject: [ELECTION_MODULE_OPTIONS, ElectionRegistry, ElectionBalancer],
+        inject: [ELECTION_MODULE_OPTIONS, ElectionRegistry, ElectionBalancer, ElectionConnections],
       },
       {
         provide: ELECTION_CONNECTION,
-        useFactory: (options: ElectionModuleFactoryOptions, service: ElectionService) => {
+        useFactory: (
+          options: ElectionModuleFactoryOptions,
+          service: ElectionService,
+          connections: ElectionConnections,
+        ) => {
           const resolved = resolveElectionOptions(options, fixed);
-          const { ttl, margin, requestTimeout, backoff } = resolved.engine;
-          // The election's client: the election closes it, after locks have let go.
-          return new LockConnection(
-            service.client,
-            { ttl, margin, requestTimeout, backoff },
-            resolved.shutdownTimeout,
-            false,
-            service.name,
-          );
+          return lockConnection(connections.join(resolved), resolved.shutdownTimeout, service.name);
         },
-        inject: [ELECTION_MODULE_OPTIONS, ELECTION_INSTANCE],
+        inject: [ELECTION_MODULE_OPTIONS, ELECTION_INSTANCE, ElectionConnections],
       },
     ];
     const exports: string[] = [];
@@ -190,14 +208,38 @@ export class ElectionModule {
   }
 }
 
+/** The lock connection of one registration, on its shared client and session. */
+function lockConnection(
+  shared: SharedConnection,
+  shutdownTimeout: number,
+  election?: string,
+): LockConnection {
+  // The client and the session belong to ElectionConnections, which closes them last.
+  return new LockConnection(
+    shared.client,
+    shared.settings,
+    shutdownTimeout,
+    false,
+    election,
+    shared.sessions,
+  );
+}
+
 /**
- * @internal What locks share in an application, once, whichever registrations bring them: the
- * `LockService` and the explorer of `@WithoutOverlapping` jobs.
+ * @internal What every registration of an application shares, once: the clients and sessions
+ * (`ElectionConnections`), the `LockService`, the `@OnOneInstance` jobs and the explorers of
+ * `@WithoutOverlapping` and `@OnOneInstance` methods.
  */
 @Global()
 @Module({
   imports: [DiscoveryModule, ElectionBalancerModule],
-  providers: [LockService, LockExplorer],
-  exports: [LockService],
+  providers: [
+    ElectionConnections,
+    LockService,
+    LockExplorer,
+    OneInstanceService,
+    OneInstanceExplorer,
+  ],
+  exports: [LockService, OneInstanceService, ElectionConnections],
 })
 class LockCoreModule {}

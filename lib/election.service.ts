@@ -15,6 +15,7 @@ import {
   type LeaderTerm,
   type Leadership,
   type Participant,
+  type Sessions,
   createEtcdClient,
   electionPrefix,
   refusalOf,
@@ -60,10 +61,18 @@ export type ElectionEngine = Pick<
   | 'stop'
 >;
 
-/** @internal Makes the engine of one election (`ElectionTestingModule` passes its double). */
-export type ElectionEngineFactory = (client: Etcd3, options: CandidateOptions) => ElectionEngine;
+/**
+ * @internal Makes the engine of one election (`ElectionTestingModule` passes its double), on the
+ * application's shared session when `sessions` is given.
+ */
+export type ElectionEngineFactory = (
+  client: Etcd3,
+  options: CandidateOptions,
+  sessions?: Sessions,
+) => ElectionEngine;
 
-const createCandidate: ElectionEngineFactory = (client, options) => new Candidate(client, options);
+const createCandidate: ElectionEngineFactory = (client, options, sessions) =>
+  new Candidate(client, options, sessions);
 
 interface Transition {
   leadership: Leadership;
@@ -118,7 +127,11 @@ export class ElectionService
     this.ownsClient = !options.client;
     this.client = options.client ?? createEtcdClient(options.etcd!);
     try {
-      this.candidate = (options.createEngine ?? createCandidate)(this.client, options.candidate);
+      this.candidate = (options.createEngine ?? createCandidate)(
+        this.client,
+        options.candidate,
+        options.sessions,
+      );
     } catch (error) {
       if (this.ownsClient) this.client.close();
       throw error;
@@ -347,7 +360,14 @@ export class ElectionService
       }
     } else if (previous?.role === 'leader') {
       if (!leaving) this.callFollowerHandlers(next);
-    } else if (!this.settled && !leaving && next.role === 'follower' && isOtherLeader(next)) {
+    } else if (
+      !this.settled &&
+      !leaving &&
+      next.role === 'follower' &&
+      // Queued: our key is in etcd, behind the leader (not merely a session and a leader seen).
+      next.key !== undefined &&
+      isOtherLeader(next)
+    ) {
       this.settled = true;
       this.callFollowerHandlers(next);
     }

@@ -53,6 +53,7 @@ export * from './decorators/index.js';
 export {
   getElectionToken,
   LEADER_HEADER,
+  ON_ONE_INSTANCE_PREFIX,
   WITHOUT_OVERLAPPING_PREFIX,
 } from './election.constants.js';
 export { currentLeaderSignal, currentLeaderTerm } from './election.context.js';
@@ -64,3 +65,4 @@ export * from './guards/index.js';
 export * from './interfaces/index.js';
 export { currentLock } from './lock.context.js';
 export { LockService, type JobStats } from './lock.service.js';
+export { OneInstanceService, type OneInstanceJobStats } from './one-instance.service.js';

@@ -41,6 +41,8 @@ export class LockConnection implements OnApplicationShutdown {
     private readonly owned: boolean,
     /** The election of the registration; undefined for a connection-only `forRoot({ etcd })`. */
     readonly election?: string,
+    /** The application's shared session owner for this connection (closed by its owner). */
+    readonly sessions?: Sessions,
   ) {}
 
   /** @internal */
@@ -84,6 +86,7 @@ export interface JobBinding {
 export class LockService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(LOCK_LOGGER_CONTEXT);
   private sessionOwner?: Sessions;
+  private ownsSessions = false;
   private lockOwner?: Locks;
   private readonly jobStats = new Map<string, JobStats & { wait?: number }>();
   private errorLogged = false;
@@ -165,20 +168,20 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
     }));
   }
 
-  /** Picks the connection once every provider exists (Nest calls it). */
+  /** Nest lifecycle hook: picks the connection once every provider exists. */
   onModuleInit(): void {
     void this.locks;
   }
 
   /**
-   * Nest calls it in the first shutdown phase (before clients are closed): pending acquires reject,
+   * Nest lifecycle hook, in the first shutdown phase (before clients are closed): pending acquires reject,
    * held locks end (signals abort) but keep their keys while the work under them settles (up to
    * `shutdownTimeout`), then the keys are deleted and the lease is revoked.
    */
   async onModuleDestroy(): Promise<void> {
     this.closing ??= (async () => {
       await this.lockOwner?.close({ drain: () => this.drain() });
-      await this.sessionOwner?.close();
+      if (this.ownsSessions) await this.sessionOwner?.close();
     })();
     await this.closing;
   }
@@ -261,7 +264,13 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
     const connection = this.findConnection();
     this.shutdownTimeout = connection.shutdownTimeout;
     const onError = (error: unknown) => this.onError(error);
-    this.sessionOwner = new Sessions(connection.client, { ...connection.settings, onError });
+    this.ownsSessions = !connection.sessions;
+    this.sessionOwner =
+      connection.sessions ?? new Sessions(connection.client, { ...connection.settings, onError });
+    // A shared session serves elections too: its failures are news here only while locks wait.
+    connection.sessions?.onGrantFailed(error => {
+      if (this.lockOwner?.busy) onError(error);
+    });
     this.lockOwner = new Locks(this.sessionOwner, {
       requestTimeout: connection.settings.requestTimeout,
       backoff: connection.settings.backoff,

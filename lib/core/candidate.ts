@@ -1,7 +1,7 @@
 import type { ComparatorBuilder, Etcd3 } from 'etcd3';
 import { BehaviorSubject, type Observable, Subject, filter } from 'rxjs';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
-import { type Clock, systemClock } from './clock.js';
+import { type Clock, later, remaining, systemClock } from './clock.js';
 import {
   CandidateStoppedError,
   ElectionOptionsError,
@@ -18,6 +18,7 @@ import {
   publishTermEnded,
 } from './diagnostics.js';
 import { Election, type LeaderInfo, type Participant, type Ticket } from './election.js';
+import { candidateKey } from './keys.js';
 import {
   type FencingToken,
   type Leadership,
@@ -26,9 +27,10 @@ import {
   transition,
 } from './leadership.js';
 import { type CandidateOptions, resolveCandidateOptions } from './options.js';
-import { sleep, untilAborted } from './rpc.js';
+import { sleep, unary, untilAborted } from './rpc.js';
 import { deadlineAware } from './term-signal.js';
 import { Session, type SessionLossReason } from './session.js';
+import { type Sessions, SessionsClosedError } from './sessions.js';
 
 /** Counters of one candidate since it started. */
 export interface CandidateStats {
@@ -128,6 +130,9 @@ export class Candidate {
   private readonly stopController = new AbortController();
 
   private session?: Session;
+  private offSession?: () => void;
+  /** stop() deleted our key already: nothing is left to delete on the shared lease. */
+  private keyGoneOnStop = false;
   private round?: AbortController;
   private ticket?: Ticket;
   private term?: ActiveTerm;
@@ -142,9 +147,15 @@ export class Candidate {
   private leaderGoneAt?: { at: number; leader?: LeaderInfo };
   private lastObserved?: LeaderInfo;
 
+  /**
+   * @param sessions The application's session owner to campaign on (one lease for every election
+   *   and lock of the process, losing it ends all their terms at once). Without it, the candidate
+   *   grants and keeps its own session with its own `ttl`.
+   */
   constructor(
     private readonly client: Etcd3,
     options: CandidateOptions,
+    private readonly sessions?: Sessions,
   ) {
     const resolved = resolveCandidateOptions(options);
     this.ttl = resolved.ttl;
@@ -347,7 +358,7 @@ export class Candidate {
       // unwind the loops and revoke the lease, so that neither that CPU work nor a second write
       // (which the successor's linearizable read would queue behind) slows the handover.
       const ticket = this.ticket;
-      if (ticket) await this.election.resign(ticket).catch(() => false);
+      if (ticket) this.keyGoneOnStop = await this.election.resign(ticket).catch(() => false);
       this.stopController.abort(new CandidateStoppedError(this.election.name));
       await Promise.allSettled([this.running, this.observing]);
       // Our key went with the resign above or with the lease revoked as the loop unwound.
@@ -373,17 +384,19 @@ export class Candidate {
       let session: Session | undefined;
       let delay = 0;
       try {
-        session = await Session.grant(this.client, {
-          ttl: this.ttl,
-          margin: this.margin,
-          requestTimeout: this.requestTimeout,
-          signal,
-          clock: this.clock,
-        });
+        session = this.sessions
+          ? await this.sharedSession(signal)
+          : await Session.grant(this.client, {
+              ttl: this.ttl,
+              margin: this.margin,
+              requestTimeout: this.requestTimeout,
+              signal,
+              clock: this.clock,
+            });
         failures = 0;
         this.session = session;
         const current = session;
-        current.onLost(reason => this.onSessionLost(current, reason, lifetime));
+        this.offSession = current.onLost(reason => this.onSessionLost(current, reason, lifetime));
         // After a refusal, stay as refused until the campaign shows etcd lets us in again.
         if (!isRefusal(this.current.reason)) {
           this.update({ role: 'follower', reason: 'campaigning', lease: session.leaseHex });
@@ -391,6 +404,17 @@ export class Candidate {
         await this.campaignLoop(session, signal);
       } catch (caught) {
         if (stop.aborted) break;
+        if (caught instanceof SessionsClosedError) {
+          // The application's session owner closed before this election stopped: shutting down.
+          this.update({
+            role: 'disconnected',
+            reason: 'stopping',
+            key: undefined,
+            lease: undefined,
+          });
+          await untilAborted(stop).catch(() => undefined);
+          break;
+        }
         if (!lifetime.signal.aborted && !(caught instanceof AbandonSession)) {
           const refusal = caught instanceof Refused ? caught.refusal : refusalOf(caught);
           const error = caught instanceof Refused ? caught.error : caught;
@@ -419,8 +443,36 @@ export class Candidate {
     }
   }
 
+  /**
+   * The application's live session, waiting for one while there is none; meanwhile each failed
+   * grant shows in this candidate's state (`etcd-unreachable`, or the refusal).
+   */
+  private async sharedSession(signal: AbortSignal): Promise<Session> {
+    const sessions = this.sessions!;
+    const onFailure = (error: unknown) => {
+      this.errorStream.next(error);
+      this.update({
+        role: 'disconnected',
+        reason: refusalOf(error) ?? 'etcd-unreachable',
+        key: undefined,
+        revision: undefined,
+        lease: undefined,
+      });
+    };
+    const off = sessions.onGrantFailed(onFailure);
+    try {
+      if (!sessions.current() && sessions.error !== undefined) onFailure(sessions.error);
+      return await sessions.get(signal);
+    } finally {
+      off();
+    }
+  }
+
   private async closeSession(session: Session): Promise<void> {
     if (this.session === session) this.session = undefined;
+    this.offSession?.();
+    this.offSession = undefined;
+    if (this.sessions) return this.leaveSharedSession(session);
     // A resign still pending completes with this session: its key goes with the lease.
     const waiters = this.resignWaiters.splice(0);
     if (this.stopController.signal.aborted) {
@@ -434,6 +486,77 @@ export class Candidate {
       return;
     }
     for (const waiter of waiters) waiter.resolve();
+  }
+
+  /**
+   * Lets go of the shared session without ending it (the other elections and locks of the
+   * application live on it): a live one keeps no key of ours; a lost one is revoked by its owner.
+   */
+  private async leaveSharedSession(session: Session): Promise<void> {
+    const waiters = this.resignWaiters.splice(0);
+    const settle = () => waiters.forEach(waiter => waiter.resolve());
+    if (!session.isAlive()) {
+      // A pending resign completes once the lease (with our key) is revoked, or has certainly
+      // expired in etcd (etcd may extend a lease by up to a TTL when a new raft leader starts).
+      const expired = later(
+        session.deadline,
+        this.margin + session.ttl * 1000 + this.requestTimeout,
+      );
+      void Promise.race([
+        this.sessions!.revocation(session),
+        sleep(remaining(expired, this.clock), this.stopController.signal).catch(() => undefined),
+      ]).then(settle);
+      return;
+    }
+    if (this.stopController.signal.aborted) {
+      // On shutdown stop() resigned already; a campaign abandoned in flight may have written our
+      // key without telling us its revision: one delete of it, by our lease.
+      if (!this.keyGoneOnStop) {
+        await this.election.resignLease(session.leaseId).catch(() => false);
+      }
+      settle();
+      return;
+    }
+    // Key overwritten, resign failed, or refused: our key (or a foreign value at it) must go
+    // before we campaign again, or the next campaign would take it for our place.
+    await this.deleteOwnKey(session);
+    settle();
+  }
+
+  /**
+   * Deletes `<prefix>/<our lease hex>` whatever it holds, retrying until done, the session is
+   * lost (the key goes with its lease), we stop, or etcd refuses us (the key is ours, and the
+   * next campaign takes it up again).
+   */
+  private async deleteOwnKey(session: Session): Promise<void> {
+    const key = Buffer.from(candidateKey(this.election.name, session.leaseId));
+    const gone = new AbortController();
+    const off = session.onLost(reason => gone.abort(reason));
+    const signal = AbortSignal.any([gone.signal, this.stopController.signal]);
+    try {
+      for (let attempt = 0; session.isAlive() && !signal.aborted; attempt++) {
+        try {
+          await unary(
+            this.client,
+            'KV',
+            'deleteRange',
+            { key },
+            {
+              timeout: this.requestTimeout,
+              signal,
+            },
+          );
+          return;
+        } catch (error) {
+          if (signal.aborted) return;
+          this.errorStream.next(error);
+          if (refusalOf(error)) return;
+        }
+        await sleep(backoffDelay(attempt, this.backoff), signal).catch(() => undefined);
+      }
+    } finally {
+      off();
+    }
   }
 
   private async campaignLoop(session: Session, signal: AbortSignal): Promise<void> {

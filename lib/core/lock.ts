@@ -10,7 +10,8 @@ import {
   NoSessionError,
 } from './lock-errors.js';
 import { Mutex, type MutexEntry, type MutexTicket } from './mutex.js';
-import { sleep } from './rpc.js';
+import { publishLockAcquired, publishLockLost, publishLockReleased } from './diagnostics.js';
+import { monotonicNow, sleep } from './rpc.js';
 import type { Session, SessionLossReason } from './session.js';
 import type { Sessions } from './sessions.js';
 
@@ -84,6 +85,11 @@ export class Locks {
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
   }
 
+  /** True while some lock is held, or some acquire is waiting, in this process. */
+  get busy(): boolean {
+    return this.queues.size > 0;
+  }
+
   /** The locks this process holds now. */
   held(): Lock[] {
     return [...this.heldLocks].filter(lock => lock.held);
@@ -97,6 +103,7 @@ export class Locks {
    */
   async acquire(name: string, options: AcquireOptions = {}): Promise<Lock> {
     checkName(name);
+    const startedAt = monotonicNow();
     const { wait, signal: userSignal } = options;
     if (wait !== undefined && (typeof wait !== 'number' || !(wait >= 0) || !isFinite(wait))) {
       throw new ElectionOptionsError('wait', wait, 'a number of milliseconds, 0 or more');
@@ -120,7 +127,7 @@ export class Locks {
       const queue = this.queueOf(name);
       await queue.enter(signal);
       try {
-        return await this.lockInEtcd(name, queue, signal);
+        return await this.lockInEtcd(name, queue, signal, startedAt);
       } catch (error) {
         queue.leave();
         throw error;
@@ -144,6 +151,7 @@ export class Locks {
     options: { signal?: AbortSignal } = {},
   ): Promise<Lock | undefined> {
     checkName(name);
+    const startedAt = monotonicNow();
     const queue = this.queueOf(name);
     if (!queue.tryEnter()) return undefined;
     const signal = AbortSignal.any(
@@ -164,7 +172,7 @@ export class Locks {
         return undefined;
       }
       handedOver = true;
-      return this.hold(mutex, entry.ticket, entry.revision, session, queue);
+      return this.hold(mutex, entry.ticket, entry.revision, session, queue, startedAt);
     } finally {
       if (!handedOver) queue.leave();
       this.dropQueueIfIdle(name);
@@ -192,7 +200,12 @@ export class Locks {
     return this.closed;
   }
 
-  private async lockInEtcd(name: string, queue: LocalQueue, signal: AbortSignal): Promise<Lock> {
+  private async lockInEtcd(
+    name: string,
+    queue: LocalQueue,
+    signal: AbortSignal,
+    startedAt: number,
+  ): Promise<Lock> {
     const mutex = this.mutex(name);
     let failures = 0;
     for (;;) {
@@ -232,7 +245,7 @@ export class Locks {
           await this.unlockUntilDone(mutex, ticket, session);
           signal.throwIfAborted();
         }
-        return this.hold(mutex, ticket, verifiedAt, session, queue);
+        return this.hold(mutex, ticket, verifiedAt, session, queue, startedAt);
       } catch (error) {
         off();
         if (signal.aborted) {
@@ -257,6 +270,7 @@ export class Locks {
     verifiedAt: string,
     session: Session,
     queue: LocalQueue,
+    startedAt: number,
   ): Lock {
     const lock = new Lock(mutex, ticket, session, {
       verifiedAt,
@@ -281,6 +295,7 @@ export class Locks {
     });
     this.heldLocks.add(lock);
     this.stats.acquired++;
+    publishLockAcquired(lock.name, lock.key, lock.fencingToken, monotonicNow() - startedAt);
     return lock;
   }
 
@@ -386,6 +401,7 @@ export class Lock implements AsyncDisposable {
   private endReason?: LockLossReason;
   private settled?: Promise<void>;
   private readonly offSession: () => void;
+  private readonly acquiredAt = monotonicNow();
 
   /** @internal Created by {@link Locks}. */
   constructor(
@@ -469,6 +485,10 @@ export class Lock implements AsyncDisposable {
       .finally(() => this.hooks.onSettled());
     this.offSession();
     this.controller.abort(new LockLostError(this.name, reason));
+    const heldMs = monotonicNow() - this.acquiredAt;
+    if (reason === 'released' || reason === 'stopped') {
+      publishLockReleased(this.name, this.key, this.fencingToken, heldMs);
+    } else publishLockLost(this.name, this.key, this.fencingToken, heldMs, reason);
     try {
       this.hooks.onEnd(this, reason);
     } catch (error) {

@@ -1,6 +1,8 @@
 import type { Etcd3 } from 'etcd3';
 import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
+import type { Clock } from './clock.js';
 import { ElectionError } from './errors.js';
+import { refusalOf } from './etcd-errors.js';
 import { request, sleep } from './rpc.js';
 import { Session, type SessionLossReason } from './session.js';
 
@@ -16,7 +18,12 @@ export interface SessionsOptions {
   backoff?: Partial<BackoffOptions>;
   /** Called with each failed grant or revoke, for logging. */
   onError?(error: unknown): void;
+  /** The clocks every session's deadline is judged by; replace them in tests. @default systemClock */
+  clock?: Clock;
 }
+
+/** The longest pause between grants while etcd does not answer: back within a second of it. */
+const PROBE_INTERVAL = 1000;
 
 /** Counters of a {@link Sessions} since it was created. */
 export interface SessionsStats {
@@ -61,6 +68,8 @@ export class Sessions {
   private readonly backoff: BackoffOptions;
   private readonly closeController = new AbortController();
   private readonly lossListeners = new Set<(session: Session, reason: SessionLossReason) => void>();
+  private readonly failureListeners = new Set<(error: unknown) => void>();
+  private readonly revocations = new WeakMap<Session, Promise<void>>();
   private session?: Session;
   private granting?: Promise<Session>;
   private failures = 0;
@@ -122,6 +131,23 @@ export class Sessions {
   }
 
   /**
+   * Calls `listener` with the error of each failed grant (etcd unreachable, or refusing us), so
+   * that every user can tell why it has no session. Returns a function that removes it.
+   */
+  onGrantFailed(listener: (error: unknown) => void): () => void {
+    this.failureListeners.add(listener);
+    return () => this.failureListeners.delete(listener);
+  }
+
+  /**
+   * Settles once lost `session`'s lease is certainly gone from etcd (revoked, or found expired
+   * there), or the owner is closed; at once for a session this owner holds no revoke of.
+   */
+  revocation(session: Session): Promise<void> {
+    return this.revocations.get(session) ?? Promise.resolve();
+  }
+
+  /**
    * Ends the session for good: revokes the live lease (deleting every key on it), waits (bounded
    * by the request timeout) for revokes of lost leases still in flight, and grants no more.
    * Does not close the client. Idempotent.
@@ -140,7 +166,7 @@ export class Sessions {
 
   private async grant(): Promise<Session> {
     const stop = this.closeController.signal;
-    if (this.failures > 0) await sleep(backoffDelay(this.failures - 1, this.backoff), stop);
+    if (this.failures > 0) await sleep(this.retryDelay(), stop);
     let session: Session;
     try {
       session = await Session.grant(this.client, {
@@ -148,6 +174,7 @@ export class Sessions {
         margin: this.options.margin,
         requestTimeout: this.options.requestTimeout,
         signal: stop,
+        clock: this.options.clock,
       });
     } catch (error) {
       if (!stop.aborted) {
@@ -155,6 +182,13 @@ export class Sessions {
         this.stats.grantFailures++;
         this.lastError = error;
         this.options.onError?.(error);
+        for (const listener of [...this.failureListeners]) {
+          try {
+            listener(error);
+          } catch (failure) {
+            this.options.onError?.(failure);
+          }
+        }
       }
       throw error;
     }
@@ -164,6 +198,16 @@ export class Sessions {
     this.session = session;
     session.onLost(reason => this.onSessionLost(session, reason));
     return session;
+  }
+
+  /**
+   * The pause before the next grant: etcd refusing us (auth, permission, TLS) is retried slowly,
+   * someone has to fix the set-up; an etcd that does not answer is probed at least every second.
+   */
+  private retryDelay(): number {
+    const delay = backoffDelay(this.failures - 1, this.backoff);
+    if (refusalOf(this.lastError)) return Math.max(this.backoff.max, delay);
+    return Math.min(PROBE_INTERVAL, delay);
   }
 
   private onSessionLost(session: Session, reason: SessionLossReason): void {
@@ -183,6 +227,7 @@ export class Sessions {
       .then(() => this.revokeUntilGone(session))
       .finally(() => this.revokes.delete(revoke));
     this.revokes.add(revoke);
+    this.revocations.set(session, revoke);
   }
 
   /**

@@ -4,6 +4,7 @@ export * from './leader-only.decorator.js';
 export * from './leader-route.decorator.js';
 export * from './on-follower.decorator.js';
 export * from './on-leader.decorator.js';
+export { OnOneInstance, type OnOneInstanceOptions } from './on-one-instance.decorator.js';
 export {
   WithoutOverlapping,
   type WithoutOverlappingOptions,

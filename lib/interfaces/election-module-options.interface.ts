@@ -112,6 +112,13 @@ export interface ElectionOptionsFactory {
 /** Options of `ElectionModule.forRootAsync()`: give one of `useFactory`, `useClass`, `useExisting`. */
 export interface ElectionModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
   /**
+   * Register the etcd connection alone (for `LockService`, `@WithoutOverlapping` and
+   * `@OnOneInstance` jobs), as `forRoot({ etcd })` without `election` does: the factory returns
+   * {@link ElectionConnectionOptions}. `election` and `default` are then not allowed.
+   * @default false
+   */
+  connectionOnly?: boolean;
+  /**
    * The election name, known up front: registers the `@InjectElection(name)` token. Without it the
    * election is reachable only as the default (`ElectionService`) and by decorators naming it.
    */

@@ -28,7 +28,7 @@ describe('bench --quick', () => {
     const json = join(dir, 'bench.json');
     await promisify(execFile)(process.execPath, [RUNNER, '--quick', '--out', out, '--json', json], {
       cwd: ROOT,
-      timeout: 55_000,
+      timeout: 85_000,
       maxBuffer: 16 * 1024 * 1024,
     });
 
@@ -41,6 +41,8 @@ describe('bench --quick', () => {
       '## Scaling',
       '## Idle cost',
       '## Memory',
+      '## Lock handover',
+      '## Idle cost of one application',
     ]) {
       expect(page).toContain(heading);
     }
@@ -96,6 +98,23 @@ describe('bench --quick', () => {
       expect(m && m.rssMb > 5 && m.rssMb < 4096, `${id} RSS ${m?.rssMb}`).toBe(true);
     }
 
-    expect(r.targets.length).toBeGreaterThanOrEqual(4);
-  }, 60_000);
+    // Lock handover beside etcdctl lock, at 3 waiters in --quick.
+    const locks = r.locks ?? [];
+    expect(locks.map(l => `${l.kind} ${l.waiters}`).sort()).toEqual(['etcdctl 3', 'ours 3']);
+    for (const l of locks) {
+      expect(l.summary.n, `${l.kind} lock rounds`).toBe(3);
+      expect(positive(l.summary.p50) && l.summary.p50 <= l.summary.p90).toBe(true);
+    }
+    expect(page).toContain('etcdctl lock');
+
+    // 20 elections + 10 locks: one lease for the app, 21 with one session per election.
+    const shared = r.appIdle?.find(a => a.variant === 'shared');
+    const before = r.appIdle?.find(a => a.variant === 'per-election');
+    expect(shared).toMatchObject({ elections: 20, locks: 10, leases: 1, unaryPerMinute: 0 });
+    expect(before?.leases).toBe(21);
+    expect(shared!.keepalivesPerMinute).toBeGreaterThanOrEqual(0);
+    expect(Number.isFinite(before!.requestsPerMinute)).toBe(true);
+
+    expect(r.targets.length).toBeGreaterThanOrEqual(6);
+  }, 90_000);
 });

@@ -1,6 +1,8 @@
 /** Renders a bench run as `docs/benchmarks.md` and two hand-written SVG charts. */
+import type { AppIdleResult } from './app-idle.js';
 import type { LatencyResult } from './handover.js';
 import type { IdleResult } from './idle.js';
+import { type LockHandoverResult, renderLockTable } from './locks.js';
 import type { Machine } from './machine.js';
 import type { MemoryResult } from './memory.js';
 import type { ScalingPoint } from './scaling.js';
@@ -22,6 +24,10 @@ export interface BenchResults {
   scalingNote?: string;
   idle: IdleResult[];
   memory: MemoryResult[];
+  /** Lock handover, ours and `etcdctl lock`, by queue length (absent in older results). */
+  locks?: LockHandoverResult[];
+  /** Idle cost of one application with 20 elections and 10 locks (absent in older results). */
+  appIdle?: AppIdleResult[];
   durationMs: number;
 }
 
@@ -86,6 +92,27 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
         `${fmt(i.keepalives, 1)} keepalives/min (expected ${fmt(i.expectedKeepalives, 1)}), ` +
         `${fmt(other, 1)} other requests/min, ${fmt(sum(i.streamsStarted), 1)} streams opened/min`,
       met: other === 0 && sum(i.streamsStarted) === 0,
+    });
+  }
+  for (const waiters of [...new Set((r.locks ?? []).map(l => l.waiters))]) {
+    const mine = r.locks!.find(l => l.kind === 'ours' && l.waiters === waiters)?.summary;
+    const theirs = r.locks!.find(l => l.kind === 'etcdctl' && l.waiters === waiters)?.summary;
+    if (!mine || !theirs) continue;
+    checks.push({
+      target: `Lock handover p50 no slower than \`etcdctl lock\` (${waiters} waiters)`,
+      measured: `${ms(mine.p50)} ms vs ${ms(theirs.p50)} ms (${ratio(mine.p50, theirs.p50)})`,
+      met: mine.n > 0 && theirs.n > 0 ? mine.p50 <= theirs.p50 : undefined,
+    });
+  }
+  const app = r.appIdle?.find(a => a.variant === 'shared');
+  if (app) {
+    checks.push({
+      target: `One lease for ${app.elections} elections + ${app.locks} locks; idle = keepalives only`,
+      measured:
+        `${app.leases} lease(s), ${fmt(app.keepalivesPerMinute, 1)} keepalives/min ` +
+        `(expected ${fmt(180 / app.ttl, 1)} at TTL ${app.ttl} s), ${fmt(app.unaryPerMinute, 1)} ` +
+        `other calls/min, ${fmt(app.streamsPerMinute, 1)} streams opened/min`,
+      met: app.leases === 1 && app.unaryPerMinute === 0 && app.streamsPerMinute === 0,
     });
   }
   return checks;
@@ -313,6 +340,7 @@ export function renderMarkdown(
       ]),
     ),
     '',
+    ...renderLockSections(r),
     '## Memory',
     '',
     'Resident set size (VmRSS) after boot (leading, or listening) and a short settle; median ' +
@@ -357,6 +385,64 @@ export function renderMarkdown(
     '',
   );
   return out.join('\n');
+}
+
+/** The lock handover table and the idle cost of one application, when measured. */
+function renderLockSections(r: BenchResults): string[] {
+  const out: string[] = [];
+  if (r.locks?.length) {
+    out.push(
+      '## Lock handover',
+      '',
+      'N waiters queue on one lock behind a holder; the holder lets go and a sample is the time ' +
+        'until the next one holds it. Ours: `N + 1` replicas in the runner, each with its own ' +
+        'client and session, from `release()` to the successor’s `acquire()` resolving. ' +
+        '`etcdctl lock` (Go’s `concurrency.Mutex`): `N + 1` processes, from the SIGINT on which ' +
+        'etcdctl unlocks to the successor’s key line on its stdout. Ratios are ours ÷ etcdctl.',
+      '',
+      renderLockTable(r.locks),
+      '',
+    );
+  }
+  if (r.appIdle?.length) {
+    const shared = r.appIdle.find(a => a.variant === 'shared');
+    out.push(
+      '## Idle cost of one application',
+      '',
+      'One process with 20 elections and 10 held locks, left alone; etcd’s gRPC counters read ' +
+        'before and after a quiet window, for the whole application per minute. Ours is the Nest ' +
+        'application (21 `ElectionModule.forRoot` registrations on equal `etcd` options: one ' +
+        'shared session); beside it, the same workload with one session per election, as ' +
+        'every election had before sessions were shared.',
+      '',
+      table(
+        [
+          'Application',
+          'TTL s',
+          'leases',
+          'window s',
+          'requests /min',
+          'LeaseKeepAlive /min',
+          'other calls /min',
+          'streams opened /min',
+          'requests vs shared',
+        ],
+        r.appIdle.map(a => [
+          a.label,
+          String(a.ttl),
+          String(a.leases),
+          fmt(a.windowMs / 1000, 0),
+          fmt(a.requestsPerMinute, 1),
+          fmt(a.keepalivesPerMinute, 1),
+          fmt(a.unaryPerMinute, 1),
+          fmt(a.streamsPerMinute, 1),
+          ratio(a.requestsPerMinute, shared?.requestsPerMinute),
+        ]),
+      ),
+      '',
+    );
+  }
+  return out;
 }
 
 /** The handover figures read against each other: runtime and transport versus election code. */

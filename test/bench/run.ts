@@ -1,12 +1,13 @@
 /**
- * `npm run bench`: starts its own etcd, measures this library beside `etcdctl elect` and the npm
- * `etcd3` election (graceful handover, crash failover, scaling, idle cost, memory), and writes
- * `docs/benchmarks.md` with two SVG charts beside it.
+ * `npm run bench`: starts its own etcd, measures this library beside `etcdctl elect`, `etcdctl
+ * lock` and the npm `etcd3` election (graceful handover, crash failover, scaling, idle cost,
+ * memory, lock handover, the idle cost of an application with 20 elections and 10 locks), and
+ * writes `docs/benchmarks.md` with two SVG charts beside it.
  *
  * Flags: `--quick` (CI smoke: few rounds, small N; writes to a temp dir unless `--out` is given),
  * `--rounds N` (graceful rounds per implementation, default 30), `--out path` (the markdown;
  * charts go beside it), `--json path` (raw results), `--only a,b` (sections: memory, idle,
- * handover, crash, scaling), `--render results.json` (no measuring: rewrite the page and charts
+ * handover, crash, scaling, locks, app-idle), `--render results.json` (no measuring: rewrite the page and charts
  * from the raw results of an earlier run).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,8 +19,10 @@ import { createEtcdClient } from '../../lib/core/index.js';
 import { killAll, startEtcd } from '../support/index.js';
 import { core, etcd3, etcdctl, floor, ours, sampleAvailable, type Kind } from './contenders.js';
 import type { BenchContext } from './context.js';
+import { measureAppIdle } from './app-idle.js';
 import { measureCrash, measureHandover, type LatencyResult } from './handover.js';
 import { measureIdle } from './idle.js';
+import { type LockHandoverResult, measureEtcdctl, measureOurs } from './locks.js';
 import { currentLoad, describeMachine } from './machine.js';
 import { MEMORY_VARIANTS, measureMemory } from './memory.js';
 import {
@@ -31,7 +34,7 @@ import {
 } from './report.js';
 import { measureScaling } from './scaling.js';
 
-const SECTIONS = ['memory', 'idle', 'handover', 'crash', 'scaling'] as const;
+const SECTIONS = ['memory', 'idle', 'handover', 'crash', 'scaling', 'locks', 'app-idle'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -51,6 +54,10 @@ interface Plan {
   idleCount: number;
   memoryRepeats: number;
   memorySettleMs: number;
+  lockRounds: number;
+  lockWaiters: number[];
+  appIdleTtl: number;
+  appIdleWindowMs: number;
   out: string;
   json?: string;
   render?: string;
@@ -100,6 +107,11 @@ function plan(argv: string[]): Plan {
     idleCount: quick ? 2 : 3,
     memoryRepeats: quick ? 1 : 3,
     memorySettleMs: quick ? 500 : 5_000,
+    lockRounds: quick ? 3 : rounds,
+    lockWaiters: quick ? [3] : [3, 30],
+    // TTL 10 as the issue measured it; 3 in --quick so that a short window sees keepalives.
+    appIdleTtl: quick ? 3 : 10,
+    appIdleWindowMs: quick ? 3_000 : 30_000,
     out,
     json: values.json ? resolve(values.json) : undefined,
     render: values.render ? resolve(values.render) : undefined,
@@ -140,6 +152,8 @@ async function main(): Promise<void> {
     scaling: [],
     idle: [],
     memory: [],
+    locks: [],
+    appIdle: [],
     durationMs: 0,
   };
   log(`etcd at ${cluster.endpoints.join(', ')}; writing ${p.out}`);
@@ -214,6 +228,24 @@ async function main(): Promise<void> {
       if (skipped.length) {
         results.scalingNote = `etcdctl elect was not run at N = ${skipped.join(', ')} in this mode.`;
       }
+    }
+    if (p.only.has('locks')) {
+      for (const waiters of p.lockWaiters) {
+        log(`lock handover, ${waiters} waiters, ${p.lockRounds} rounds: ours, then etcdctl lock`);
+        const pair: LockHandoverResult[] = [
+          await measureOurs(cluster, waiters, p.lockRounds),
+          await measureEtcdctl(cluster, waiters, p.lockRounds),
+        ];
+        results.locks!.push(...pair);
+      }
+    }
+    if (p.only.has('app-idle')) {
+      log(`idle application: 20 elections + 10 locks, TTL ${p.appIdleTtl} s`);
+      results.appIdle = await measureAppIdle(ctx, {
+        ttl: p.appIdleTtl,
+        windowMs: p.appIdleWindowMs,
+        warmupMs: p.idleWarmupMs,
+      });
     }
   } finally {
     client.close();
