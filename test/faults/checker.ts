@@ -71,6 +71,13 @@ export interface Fault {
    * are what protect writes here). Overlaps this causes are reported apart.
    */
   external?: boolean;
+  /**
+   * With `external`: the key removed may be any holder's, not just the target's — a frozen raft
+   * leader member that resumes can revoke live leases in etcd releases without the fix of
+   * etcd-io/etcd#15247 (etcd-io/etcd#16822, backported to 3.4 and 3.5; Debian ships 3.4.23),
+   * which deletes whoever holds a key under one.
+   */
+  anyHolder?: boolean;
 }
 
 /** Everything the checker reads. */
@@ -283,7 +290,9 @@ export function check(timeline: Timeline, end: bigint): Report {
 function externalCause(overlap: Overlap, faults: readonly Fault[]): Fault | undefined {
   const { a, b } = overlap;
   if (a.to === undefined || !EXTERNAL_LOSS.has(a.endedBy)) return undefined;
-  return faults.find(f => f.external && f.target === a.proc && f.t >= a.from && f.t <= b.from);
+  return faults.find(
+    f => f.external && (f.anyHolder || f.target === a.proc) && f.t >= a.from && f.t <= b.from,
+  );
 }
 
 /** Overlaps not explained by an outside deletion of the leader's key: the library's failures. */

@@ -174,7 +174,7 @@ export class Lab {
    * Records a fault (at the current instant) for the checker; `external` when it removes the
    * target's key from outside (see `Fault.external`).
    */
-  fault(kind: string, target?: string, options: { external?: boolean } = {}) {
+  fault(kind: string, target?: string, options: { external?: boolean; anyHolder?: boolean } = {}) {
     return this.recorder.fault(kind, target, options);
   }
 

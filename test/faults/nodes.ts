@@ -65,7 +65,11 @@ export class Recorder extends EventEmitter {
     this.emit('belief', proc, belief);
   }
 
-  fault(kind: string, target?: string, options: { external?: boolean } = {}): Fault {
+  fault(
+    kind: string,
+    target?: string,
+    options: { external?: boolean; anyHolder?: boolean } = {},
+  ): Fault {
     const fault: Fault = { t: now(), kind, target, ...options };
     this.timeline.faults.push(fault);
     return fault;
