@@ -3,7 +3,7 @@ import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from './backoff.js
 import type { Clock } from './clock.js';
 import { ElectionError } from './errors.js';
 import { refusalOf } from './etcd-errors.js';
-import { request, sleep } from './rpc.js';
+import { sleep, unary } from './rpc.js';
 import { Session, type SessionLossReason } from './session.js';
 
 /** Settings of {@link Sessions}: those of each {@link Session} it grants, and the retry pacing. */
@@ -23,7 +23,7 @@ export interface SessionsOptions {
 }
 
 /** The longest pause between grants while etcd does not answer: back within a second of it. */
-const PROBE_INTERVAL = 1000;
+const PROBE_INTERVAL = 500;
 
 /** Counters of a {@link Sessions} since it was created. */
 export interface SessionsStats {
@@ -202,7 +202,7 @@ export class Sessions {
 
   /**
    * The pause before the next grant: etcd refusing us (auth, permission, TLS) is retried slowly,
-   * someone has to fix the set-up; an etcd that does not answer is probed at least every second.
+   * someone has to fix the set-up; an etcd that does not answer is probed every half second.
    */
   private retryDelay(): number {
     const delay = backoffDelay(this.failures - 1, this.backoff);
@@ -239,9 +239,13 @@ export class Sessions {
     const stop = this.closeController.signal;
     for (let attempt = 0; ; attempt++) {
       try {
-        await request(o => this.client.leaseClient.leaseRevoke({ ID: session.leaseId }, o), {
-          timeout: this.options.requestTimeout,
-        });
+        await unary(
+          this.client,
+          'Lease',
+          'leaseRevoke',
+          { ID: session.leaseId },
+          { timeout: this.options.requestTimeout },
+        );
         this.stats.revoked++;
         return;
       } catch (error) {
@@ -252,7 +256,9 @@ export class Sessions {
         if (stop.aborted) return;
         this.options.onError?.(error);
       }
-      await sleep(backoffDelay(attempt, this.backoff), stop).catch(() => undefined);
+      // Retry soon: etcd answering again must find the stale key gone at once.
+      const pause = Math.min(PROBE_INTERVAL, backoffDelay(attempt, this.backoff));
+      await sleep(pause, stop).catch(() => undefined);
     }
   }
 }
