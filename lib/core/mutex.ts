@@ -1,22 +1,14 @@
-import type { ComparatorBuilder, Etcd3, IKeyValue } from 'etcd3';
+import type { Etcd3, ITxnResponse, IRangeResponse } from 'etcd3';
 import {
-  candidateKey,
-  electionPrefix,
-  nextRevision,
-  prefixRangeEnd,
-  previousRevision,
-} from './keys.js';
-import { request, watch } from './rpc.js';
+  KeyQueue,
+  type KeyLoss,
+  type Ownership,
+  type QueueTicket,
+  type WaitHooks,
+} from './queue.js';
 
 /** One waiter's place in a lock's queue: its key, the key's create revision, and its lease. */
-export interface MutexTicket {
-  /** `<name>/<lease hex>`, as Go's `concurrency.Mutex` writes it. */
-  key: string;
-  /** Create revision of the key: the place in the queue, and the fencing token once held. */
-  revision: string;
-  /** The lease id (decimal string of the int64). */
-  leaseId: string;
-}
+export type MutexTicket = QueueTicket;
 
 /** What the lock transaction found: our ticket, and whether we hold the lock already. */
 export interface MutexEntry {
@@ -28,25 +20,13 @@ export interface MutexEntry {
 }
 
 /** What a read of our own key says about our hold on it. */
-export interface MutexOwnership {
-  /** The key exists with our create revision and our lease. */
-  owned: boolean;
-  /** The key exists at all (if not owned: someone overwrote it). */
-  exists: boolean;
-  /** Header revision of the read. */
-  revision: string;
-}
+export type MutexOwnership = Ownership;
 
 /** Callbacks that count what a wait costs. */
-export interface MutexWaitHooks {
-  /** Called with the number of events each time the wait's watch delivers some. */
-  onWatchEvents?(count: number): void;
-  /** Called each time the predecessor we waited on is deleted. */
-  onWake?(): void;
-}
+export type MutexWaitHooks = WaitHooks;
 
 /** Why a held key stopped being ours. */
-export type MutexKeyLoss = 'key-deleted' | 'key-overwritten';
+export type MutexKeyLoss = KeyLoss;
 
 /** Tuning of a {@link Mutex}. */
 export interface MutexSettings {
@@ -59,26 +39,9 @@ export interface MutexSettings {
  * `v3lock` service), plus the post-wait ownership check. Every call takes an `AbortSignal`; none
  * retries: the lock supervisor decides what to do on failure.
  */
-export class Mutex {
-  /** `<name>/`: the prefix every waiter's key has. */
-  readonly prefix: string;
-  private readonly prefixKey: Buffer;
-  private readonly prefixEnd: Buffer;
-
-  constructor(
-    private readonly client: Etcd3,
-    /** The lock name, shared with every other implementation locking it. */
-    readonly name: string,
-    private readonly settings: MutexSettings,
-  ) {
-    this.prefix = electionPrefix(name);
-    this.prefixKey = Buffer.from(this.prefix);
-    this.prefixEnd = prefixRangeEnd(this.prefixKey);
-  }
-
-  /** The key a waiter holding `leaseId` writes: `<name>/<lease hex>`. */
-  keyOf(leaseId: string): string {
-    return candidateKey(this.name, leaseId);
+export class Mutex extends KeyQueue {
+  constructor(client: Etcd3, name: string, settings: MutexSettings) {
+    super(client, name, settings);
   }
 
   /**
@@ -97,16 +60,13 @@ export class Mutex {
         limit: 1,
       },
     };
-    const res = await this.request(
-      o =>
-        this.client.kv.txn(
-          {
-            compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }],
-            success: [{ request_put: { key, value: Buffer.alloc(0), lease: leaseId } }, owner],
-            failure: [{ request_range: { key } }, owner],
-          },
-          o,
-        ),
+    const res = await this.request<ITxnResponse>(
+      'txn',
+      {
+        compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }],
+        success: [{ request_put: { key, value: Buffer.alloc(0), lease: leaseId } }, owner],
+        failure: [{ request_range: { key } }, owner],
+      },
       signal,
     );
     let revision = res.header.revision;
@@ -123,57 +83,6 @@ export class Mutex {
   }
 
   /**
-   * Resolves once no key older than ours is left, with our own key as read at that same revision
-   * (the post-wait ownership check, in the same read-only transaction). Waits on the predecessor
-   * only, the newest key older than ours, so one release wakes exactly one waiter.
-   */
-  async waitForTurn(
-    ticket: MutexTicket,
-    signal?: AbortSignal,
-    hooks: MutexWaitHooks = {},
-  ): Promise<MutexOwnership> {
-    const own = Buffer.from(ticket.key);
-    for (;;) {
-      const res = await this.request(
-        o =>
-          this.client.kv.txn(
-            {
-              success: [
-                {
-                  request_range: {
-                    key: this.prefixKey,
-                    range_end: this.prefixEnd,
-                    sort_target: 'Create',
-                    sort_order: 'Descend',
-                    limit: 1,
-                    max_create_revision: previousRevision(ticket.revision),
-                  },
-                },
-                { request_range: { key: own } },
-              ],
-            },
-            o,
-          ),
-        signal,
-      );
-      const predecessor = res.responses[0]?.response_range?.kvs[0];
-      if (!predecessor) {
-        return ownership(ticket, res.responses[1]?.response_range?.kvs[0], res.header.revision);
-      }
-      await watch(
-        this.client,
-        { key: predecessor.key, startRevision: res.header.revision },
-        events => {
-          hooks.onWatchEvents?.(events.length);
-          return events.some(event => event.type === 'Delete');
-        },
-        { signal, timeout: this.settings.requestTimeout },
-      );
-      hooks.onWake?.();
-    }
-  }
-
-  /**
    * Go's `TryLock`: joins the queue and, unless the lock is ours at once, leaves it again
    * (guarded delete) and resolves undefined. Resolves with the entry when held.
    */
@@ -184,64 +93,9 @@ export class Mutex {
     return undefined;
   }
 
-  /** Re-reads our key: it must still exist with our create revision and our lease. */
-  async verify(ticket: MutexTicket, signal?: AbortSignal): Promise<MutexOwnership> {
-    const res = await this.request(
-      o => this.client.kv.range({ key: Buffer.from(ticket.key) }, o),
-      signal,
-    );
-    return ownership(ticket, res.kvs[0], res.header.revision);
-  }
-
-  /**
-   * Watches our key from after `afterRevision` and resolves when someone deletes it or overwrites
-   * it. Rejects when the watch breaks; the caller re-verifies and watches again.
-   */
-  async watchOwnership(
-    ticket: MutexTicket,
-    afterRevision: string,
-    signal?: AbortSignal,
-  ): Promise<MutexKeyLoss> {
-    let loss: MutexKeyLoss = 'key-deleted';
-    await watch(
-      this.client,
-      { key: Buffer.from(ticket.key), startRevision: nextRevision(afterRevision) },
-      events => {
-        for (const event of events) {
-          if (event.type === 'Delete') {
-            loss = 'key-deleted';
-            return true;
-          }
-          if (event.kv.create_revision !== ticket.revision || event.kv.lease !== ticket.leaseId) {
-            loss = 'key-overwritten';
-            return true;
-          }
-        }
-        return false;
-      },
-      { signal, timeout: this.settings.requestTimeout },
-    );
-    return loss;
-  }
-
-  /**
-   * Leaves the queue (or releases the lock), guarded: `If(CreateRevision(key) == ours) Then
-   * Delete(key)`. Returns false when the key was already gone or is someone else's.
-   */
-  async unlock(ticket: MutexTicket, signal?: AbortSignal): Promise<boolean> {
-    const key = Buffer.from(ticket.key);
-    const res = await this.request(
-      o =>
-        this.client.kv.txn(
-          {
-            compare: [{ key, target: 'Create', result: 'Equal', create_revision: ticket.revision }],
-            success: [{ request_delete_range: { key } }],
-          },
-          o,
-        ),
-      signal,
-    );
-    return res.succeeded;
+  /** Go's `Unlock`: leaves the queue (or releases the lock), guarded (see {@link leave}). */
+  unlock(ticket: MutexTicket, signal?: AbortSignal): Promise<boolean> {
+    return this.leave(ticket, signal);
   }
 
   /**
@@ -250,53 +104,13 @@ export class Mutex {
    * otherwise be taken for our place in the queue by the next lock transaction.
    */
   async evict(ticket: Pick<MutexTicket, 'key'>, signal?: AbortSignal): Promise<void> {
-    await this.request(
-      o => this.client.kv.deleteRange({ key: Buffer.from(ticket.key) }, o),
-      signal,
-    );
+    await this.request('deleteRange', { key: Buffer.from(ticket.key) }, signal);
   }
 
   /** The holder's key and create revision as etcd has them now; undefined when nobody waits. */
   async holder(signal?: AbortSignal): Promise<{ key: string; revision: string } | undefined> {
-    const res = await this.request(
-      o =>
-        this.client.kv.range(
-          {
-            key: this.prefixKey,
-            range_end: this.prefixEnd,
-            sort_target: 'Create',
-            sort_order: 'Ascend',
-            limit: 1,
-          },
-          o,
-        ),
-      signal,
-    );
+    const res: IRangeResponse = await this.queue(signal, 1);
     const kv = res.kvs[0];
     return kv && { key: kv.key.toString(), revision: kv.create_revision };
   }
-
-  /**
-   * An etcd3 transaction builder guarded by `CreateRevision(key) == revision`: its `then` branch
-   * runs only while that key still holds the lock with that fencing token.
-   */
-  guard(ticket: Pick<MutexTicket, 'key' | 'revision'>): ComparatorBuilder {
-    return this.client.if(ticket.key, 'Create', '==', ticket.revision);
-  }
-
-  private request<T>(fn: Parameters<typeof request<T>>[0], signal?: AbortSignal): Promise<T> {
-    return request(fn, { timeout: this.settings.requestTimeout, signal });
-  }
-}
-
-function ownership(
-  ticket: MutexTicket,
-  kv: IKeyValue | undefined,
-  revision: string,
-): MutexOwnership {
-  return {
-    owned: !!kv && kv.create_revision === ticket.revision && kv.lease === ticket.leaseId,
-    exists: !!kv,
-    revision,
-  };
 }
