@@ -5,28 +5,13 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Candidate, createEtcdClient, monotonicNow } from '../../lib/core/index.js';
-import { delay, memberMetric, waitFor } from '../support/index.js';
+import { delay, enableAuth, memberMetric, waitFor } from '../support/index.js';
 import { useEtcd } from '../support/use-etcd.js';
 import { uniqueName } from './fixtures.js';
 
 const etcd = useEtcd({ extraArgs: ['--auth-token-ttl=2'] });
 
-beforeAll(async () => {
-  const cluster = etcd();
-  await cluster.etcdctlOk(['user', 'add', 'root:root-pw']);
-  await cluster.etcdctlOk(['role', 'add', 'app-role']);
-  await cluster.etcdctlOk([
-    'role',
-    'grant-permission',
-    'app-role',
-    '--prefix=true',
-    'readwrite',
-    'auth/',
-  ]);
-  await cluster.etcdctlOk(['user', 'add', 'app:app-pw']);
-  await cluster.etcdctlOk(['user', 'grant-role', 'app', 'app-role']);
-  await cluster.etcdctlOk(['auth', 'enable']);
-});
+beforeAll(() => enableAuth(etcd(), 'auth/'));
 
 describe('auth tokens', () => {
   it('a handover after 6 s of quiet (token TTL 2 s) authenticates nobody again', async () => {

@@ -4,29 +4,13 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Candidate, createEtcdClient, refusalOf } from '../../lib/core/index.js';
-import { delay, waitFor } from '../support/index.js';
+import { delay, enableAuth, ROOT_ARGS, waitFor } from '../support/index.js';
 import { useEtcd } from '../support/use-etcd.js';
 import { uniqueName } from './fixtures.js';
 
 const etcd = useEtcd();
-const ROOT = ['--user', 'root:root-pw'];
 
-beforeAll(async () => {
-  const cluster = etcd();
-  await cluster.etcdctlOk(['user', 'add', 'root:root-pw']);
-  await cluster.etcdctlOk(['role', 'add', 'app-role']);
-  await cluster.etcdctlOk([
-    'role',
-    'grant-permission',
-    'app-role',
-    '--prefix=true',
-    'readwrite',
-    'allowed/',
-  ]);
-  await cluster.etcdctlOk(['user', 'add', 'app:app-pw']);
-  await cluster.etcdctlOk(['user', 'grant-role', 'app', 'app-role']);
-  await cluster.etcdctlOk(['auth', 'enable']);
-});
+beforeAll(() => enableAuth(etcd(), 'allowed/'));
 
 /** Runs a candidate as user `username` until `body` returns, then stops it and closes its client. */
 async function withCandidate(
@@ -102,7 +86,7 @@ describe('refusals', () => {
   });
 
   it('leaves no lease behind (checked as root)', async () => {
-    const out = await etcd().etcdctlOk([...ROOT, 'lease', 'list']);
+    const out = await etcd().etcdctlOk([...ROOT_ARGS, 'lease', 'list']);
     expect(out.trim().split('\n').slice(1).filter(Boolean)).toEqual([]);
   });
 });

@@ -64,6 +64,32 @@ async function followerMemberOfLeader(lab: Lab): Promise<EtcdMember> {
   return member;
 }
 
+/**
+ * SIGSTOPs `member` for 10 s, then SIGCONTs it and lets the lab run 2 s more; resolves with the
+ * instant of the SIGSTOP. `resumed` are the options of the SIGCONT fault record.
+ */
+async function freeze(
+  lab: Lab,
+  member: EtcdMember,
+  what: string,
+  resumed: { external?: boolean; anyHolder?: boolean } = {},
+): Promise<bigint> {
+  const from = lab.fault(`SIGSTOP ${what}`, member.name).t;
+  await member.pause();
+  try {
+    await delay(10_000);
+  } finally {
+    lab.fault(
+      resumed.anyHolder ? 'SIGCONT (may revoke live leases)' : 'SIGCONT',
+      member.name,
+      resumed,
+    );
+    await member.resume();
+  }
+  await delay(2000);
+  return from;
+}
+
 /** One kind of member fault. */
 export interface MemberFault {
   /** What happens, as in tables. */
@@ -107,21 +133,9 @@ export const MEMBER_FAULTS: MemberFault[] = [
     async run(lab) {
       const member = memberOfLeader(lab);
       await moveRaftLeader(lab, member);
-      const from = lab.fault('SIGSTOP raft leader member', member.name).t;
-      await member.pause();
-      try {
-        await delay(10_000);
-      } finally {
-        // Resumed, the old raft leader may revoke live leases (etcd-io/etcd#15247, in etcd without
-        // the fix, as 3.4.23): etcd then deletes the leader's key from under it, from outside.
-        lab.fault('SIGCONT (may revoke live leases)', member.name, {
-          external: true,
-          anyHolder: true,
-        });
-        await member.resume();
-      }
-      await delay(2000);
-      return from;
+      // Resumed, the old raft leader may revoke live leases (etcd-io/etcd#15247, in etcd without
+      // the fix, as 3.4.23): etcd then deletes the leader's key from under it, from outside.
+      return freeze(lab, member, 'raft leader member', { external: true, anyHolder: true });
     },
   },
   {
@@ -129,17 +143,7 @@ export const MEMBER_FAULTS: MemberFault[] = [
     seed: 83,
     noChangeNeeded: true,
     async run(lab) {
-      const member = await followerMemberOfLeader(lab);
-      const from = lab.fault('SIGSTOP member of the leader', member.name).t;
-      await member.pause();
-      try {
-        await delay(10_000);
-      } finally {
-        lab.fault('SIGCONT', member.name);
-        await member.resume();
-      }
-      await delay(2000);
-      return from;
+      return freeze(lab, await followerMemberOfLeader(lab), 'member of the leader');
     },
   },
   {

@@ -6,7 +6,7 @@ import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminu
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ElectionHealthIndicator } from '../../lib/health/index.js';
 import { ElectionModule, ElectionService } from '../../lib/index.js';
-import { delay, waitFor } from '../support/index.js';
+import { delay, enableAuth, waitFor } from '../support/index.js';
 import { useEtcd } from '../support/use-etcd.js';
 import { Apps, CaptureLogger, baseUrl } from './nest-apps.js';
 
@@ -15,12 +15,7 @@ const logs = new CaptureLogger();
 const apps = new Apps(logs);
 afterEach(() => apps.closeAll());
 
-beforeAll(async () => {
-  const cluster = etcd();
-  await cluster.etcdctlOk(['user', 'add', 'root:root-pw']);
-  await cluster.etcdctlOk(['user', 'add', 'app:app-pw']);
-  await cluster.etcdctlOk(['auth', 'enable']);
-});
+beforeAll(() => enableAuth(etcd()));
 
 @Controller('health')
 class HealthController {

@@ -8,3 +8,4 @@ export * from './processes.js';
 export * from './etcd.js';
 export * from './etcdctl-elect.js';
 export * from './metrics.js';
+export * from './auth.js';
