@@ -37,6 +37,14 @@ export class ElectionBalancer implements OnApplicationBootstrap, OnModuleDestroy
     this.balancer.remove(election);
   }
 
+  /**
+   * True while the spread is settled as far as this replica can tell: the balancer waits for a
+   * queue to change, reading nothing meanwhile.
+   */
+  get idle(): boolean {
+    return this.balancer.idle;
+  }
+
   /** Nest lifecycle hook: starts balancing. */
   onApplicationBootstrap(): void {
     this.balancer.start();

@@ -262,6 +262,16 @@ export class ElectionService
     return this.candidate.leader();
   }
 
+  /**
+   * Calls `onChange` whenever the queue may have changed (a candidate joined, left or proclaimed),
+   * until `signal` aborts: one watch on the election's prefix. The balancer follows queues so.
+   */
+  watchQueue(onChange: () => void, signal: AbortSignal): Promise<void> {
+    const engine = this.candidate as Partial<Pick<Candidate, 'watchQueue'>>;
+    if (!engine.watchQueue) return Promise.resolve();
+    return engine.watchQueue(onChange, signal);
+  }
+
   /** Starts campaigning without waiting for etcd. Idempotent; automatic unless `autoStart: false`. */
   start(): void {
     this.candidate.start();

@@ -15,13 +15,20 @@ export interface BalancedElection {
   isLeader(): boolean;
   participants(): Promise<Participant[]>;
   resign(options?: { reason?: 'rebalanced' }): Promise<void>;
+  /**
+   * Calls `onChange` whenever the queue may have changed (a key joined, left or was rewritten),
+   * until `signal` aborts. With it the balancer reads the queues only when they change; without,
+   * it reads them every interval.
+   */
+  watchQueue?(onChange: () => void, signal: AbortSignal): Promise<void>;
 }
 
 /** Pacing of a {@link Balancer}. */
 export interface BalancerOptions {
   /**
-   * Milliseconds between two reads of the queues while nothing needs doing; each wait is
-   * stretched by a random 0–100 %, so replicas do not read (and decide) in step.
+   * Milliseconds between two looks at the queues, stretched by a random 0–100 % so that replicas
+   * do not read (and decide) in step. Once nothing needs doing, the balancer reads again only
+   * when a queue changes (elections that can watch theirs), else every interval.
    * @default 1000
    */
   interval?: number;
@@ -215,6 +222,8 @@ interface Member {
   election: BalancedElection;
   latest?: Leadership;
   subscription?: Subscription;
+  /** Stops the watch of its queue. */
+  watch?: AbortController;
 }
 
 /**
@@ -233,6 +242,9 @@ export class Balancer {
   private readonly budget: RebalanceBudget = { left: 0 };
   private controller?: AbortController;
   private running?: Promise<void>;
+  /** Something may have changed since the last look (a queue, this replica's standing). */
+  private dirty = true;
+  private poke?: () => void;
 
   constructor(private readonly options: BalancerOptions = {}) {
     this.interval = positive('interval', options.interval ?? 1000);
@@ -249,8 +261,11 @@ export class Balancer {
     if (this.members.has(election)) return;
     const member: Member = { election };
     member.subscription = election.leadership$.subscribe({
-      next: leadership => (member.latest = leadership),
-      complete: () => this.members.delete(election),
+      next: leadership => {
+        member.latest = leadership;
+        this.wake();
+      },
+      complete: () => this.remove(election),
     });
     const value = member.latest?.value;
     if (value !== undefined && this.value !== undefined && value !== this.value) {
@@ -264,13 +279,19 @@ export class Balancer {
       );
     }
     this.value ??= value;
-    if (!member.subscription.closed) this.members.set(election, member);
+    if (member.subscription.closed) return;
+    this.members.set(election, member);
+    if (this.controller) this.watch(member);
+    this.wake();
   }
 
   /** Stops balancing `election` (it keeps campaigning). */
   remove(election: BalancedElection): void {
-    this.members.get(election)?.subscription?.unsubscribe();
+    const member = this.members.get(election);
+    member?.subscription?.unsubscribe();
+    member?.watch?.abort();
     this.members.delete(election);
+    this.wake();
   }
 
   /** Starts the loop: a first look after one interval, so that replicas starting together meet. */
@@ -278,6 +299,7 @@ export class Balancer {
     if (this.running) return;
     const controller = new AbortController();
     this.controller = controller;
+    for (const member of this.members.values()) this.watch(member);
     this.running = this.run(controller.signal);
   }
 
@@ -285,8 +307,44 @@ export class Balancer {
   async stop(): Promise<void> {
     this.controller?.abort();
     await this.running;
-    for (const member of this.members.values()) member.subscription?.unsubscribe();
+    for (const member of this.members.values()) {
+      member.subscription?.unsubscribe();
+      member.watch?.abort();
+    }
     this.members.clear();
+  }
+
+  /** True while nothing needs doing and the balancer waits for a queue to change. */
+  get idle(): boolean {
+    return this.poke !== undefined;
+  }
+
+  /** Marks that something may have changed, and ends an idle wait. */
+  private wake(): void {
+    this.dirty = true;
+    this.poke?.();
+  }
+
+  /** Follows `member`'s queue, when its election can: each change wakes the loop. */
+  private watch(member: Member): void {
+    if (!member.election.watchQueue || member.watch) return;
+    const controller = new AbortController();
+    member.watch = controller;
+    const signal = AbortSignal.any([controller.signal, this.controller!.signal]);
+    member.election.watchQueue(() => this.wake(), signal).catch(() => undefined);
+  }
+
+  /** Resolves at the next {@link wake} (or abort). */
+  private untilWoken(signal: AbortSignal): Promise<void> {
+    return new Promise(resolve => {
+      const done = () => {
+        this.poke = undefined;
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.poke = done;
+      signal.addEventListener('abort', done, { once: true });
+    });
   }
 
   private async run(signal: AbortSignal): Promise<void> {
@@ -295,10 +353,19 @@ export class Balancer {
     while (!signal.aborted) {
       try {
         await sleep(jitter(pause), signal);
-        pause = (await this.step(signal)) ? this.settle : this.interval;
+        // Nothing changed since a look that found nothing to do: wait for a change, when every
+        // queue is watched (else look again every interval).
+        const watched = [...this.members.values()].every(m => m.watch);
+        if (!this.dirty && watched) await this.untilWoken(signal);
+        signal.throwIfAborted();
+        this.dirty = false;
+        const busy = await this.step(signal);
+        if (busy) this.dirty = true;
+        pause = busy ? this.settle : this.interval;
         failing = false;
       } catch (error) {
         if (signal.aborted) return;
+        this.dirty = true;
         pause = this.interval;
         if (!failing) this.options.onError?.(error);
         failing = true;

@@ -329,6 +329,11 @@ export class Candidate {
     return this.election.leader();
   }
 
+  /** Calls `onChange` on every change of the queue until `signal` aborts (see `KeyQueue`). */
+  watchQueue(onChange: () => void, signal: AbortSignal): Promise<void> {
+    return this.election.watchQueue(onChange, signal);
+  }
+
   /**
    * An etcd3 transaction guarded by this term's fencing token: the `then` branch runs only if
    * this node's key still leads with the same create revision. Throws {@link NotLeaderError}

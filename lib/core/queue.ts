@@ -15,7 +15,7 @@ import {
   prefixRangeEnd,
   previousRevision,
 } from './keys.js';
-import { unary, watch } from './rpc.js';
+import { sleep, unary, watch } from './rpc.js';
 
 /** A place in a queue: its key, the key's create revision, and the lease it is bound to. */
 export interface QueueTicket {
@@ -207,6 +207,40 @@ export class KeyQueue {
       signal,
     );
     return res.succeeded;
+  }
+
+  /**
+   * Calls `onChange` whenever a key of the queue is put or deleted (a waiter joins, leaves, or
+   * rewrites its value), from now until `signal` aborts; also after a broken watch, which may
+   * have missed one. One watch on the prefix: it costs nothing while the queue is quiet.
+   */
+  async watchQueue(onChange: () => void, signal: AbortSignal): Promise<void> {
+    for (let failures = 0; !signal.aborted;) {
+      try {
+        const res = await this.range(
+          { key: this.prefixKey, range_end: this.prefixEnd, count_only: true },
+          signal,
+        );
+        failures = 0;
+        await watch(
+          this.client,
+          {
+            key: this.prefixKey,
+            rangeEnd: this.prefixEnd,
+            startRevision: nextRevision(res.header.revision),
+          },
+          () => {
+            onChange();
+            return false;
+          },
+          { signal, timeout: this.settings.requestTimeout },
+        );
+      } catch {
+        if (signal.aborted) return;
+        onChange();
+        await sleep(Math.min(5000, 250 * 2 ** failures++), signal).catch(() => undefined);
+      }
+    }
   }
 
   /**

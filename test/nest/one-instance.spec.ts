@@ -192,7 +192,7 @@ function records(proc: TrackedProcess): JobLine[] {
 const ms = (from: bigint, to: bigint) => Number(to - from) / 1e6;
 
 describe('@OnOneInstance across processes', () => {
-  it('6 jobs on 3 instances: each runs on one instance at a time, and moves within TTL + 1 s of a kill', async () => {
+  it('6 jobs on 3 instances: spread two each, each runs on one instance at a time, and moves within TTL + 1 s of a kill', async () => {
     await ensureAppsBuilt();
     const spawn = (node: string) =>
       spawnTracked(process.execPath, [JOBS_APP], {
@@ -233,6 +233,26 @@ describe('@OnOneInstance across processes', () => {
           all().filter(l => l.event === 'ready').length === 3 &&
           labels.every(job => all().filter(l => l.job === job && l.run === 'end').length >= 2),
         { timeout: 30_000, interval: 100, message: 'every job ran twice' },
+      );
+      // Balanced (the default for jobs): the six spread, two per instance, and each instance runs
+      // the jobs it leads.
+      const perNode = () => {
+        const counts = new Map<string, number>();
+        for (const node of leaders().values()) counts.set(node, (counts.get(node) ?? 0) + 1);
+        return counts;
+      };
+      await waitFor(() => ['a', 'b', 'c'].every(node => perNode().get(node) === 2), {
+        timeout: 20_000,
+        interval: 100,
+        message: `two jobs per instance (now ${JSON.stringify([...perNode()])})`,
+      });
+      const spreadAt = process.hrtime.bigint();
+      await waitFor(
+        () =>
+          ['a', 'b', 'c'].every(node =>
+            all().some(l => l.node === node && l.run === 'end' && BigInt(l.t) > spreadAt),
+          ),
+        { timeout: 10_000, interval: 100, message: 'every instance runs jobs' },
       );
       // The instance leading the most jobs goes down hard: no resign, its lease has to expire.
       const led = leaders();

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   ElectionModule,
   ElectionOptionsError,
+  ElectionBalancer,
   ElectionRegistry,
   ElectionService,
   LockService,
@@ -83,6 +84,11 @@ describe('one session per application', () => {
         streams: sumBy(samples, 'grpc_server_started_total', 'grpc_method', typed(false)),
       };
     };
+    // The balancer (the job is balanced) has had its first look and waits for changes.
+    await waitFor(() => app.get(ElectionBalancer).idle, {
+      timeout: 5000,
+      message: 'balancer idle',
+    });
     const start = await scrape();
     await delay(3500); // the measuring window: nothing to wait for, only time to pass
     const end = await scrape();
