@@ -96,6 +96,44 @@ describe('etcd election recipe', () => {
     }
   });
 
+  it('fails the campaign, as Go does, when the proclaim of a new value on our old key fails', async () => {
+    const name = uniqueName('recampaign-lost');
+    const etcdClient = client();
+    const election = new Election(etcdClient, name, settings);
+    const session = await Session.grant(etcdClient, { ttl: 5, margin: 1000, requestTimeout: 5000 });
+    try {
+      const first = await election.campaign(session.leaseId, 'v1');
+      // Between the campaign Txn (which finds our key) and its proclaim, the key is replaced
+      // from outside: a new create revision. The proclaim, guarded by the old one, must fail.
+      const kv = (
+        etcdClient as unknown as {
+          pool: { hosts: Array<{ getServiceClient(s: string): Record<string, unknown> }> };
+        }
+      ).pool.hosts[0].getServiceClient('KV') as { txn: (...args: unknown[]) => unknown };
+      const txn = kv.txn;
+      let calls = 0;
+      kv.txn = function (this: unknown, ...args: unknown[]) {
+        if (++calls !== 2) return txn.apply(this, args);
+        const replaced = etcd()
+          .etcdctlOk(['del', first.key])
+          .then(() => etcd().etcdctlOk(['put', first.key, 'outside']));
+        void replaced.then(() => txn.apply(this, args));
+        return { cancel: () => undefined };
+      };
+      try {
+        await expect(election.campaign(session.leaseId, 'v2')).rejects.toThrow(/campaign/);
+      } finally {
+        kv.txn = txn;
+      }
+      expect(calls).toBeGreaterThanOrEqual(2);
+      // Nothing of ours was written over what the outside wrote.
+      expect((await election.leader())?.value).toBe('outside');
+    } finally {
+      await session.close();
+      await deleteKey(etcd(), election.keyOf(session.leaseId));
+    }
+  });
+
   it('observes every change: new leader, proclaimed value, same value under a new key, empty', async () => {
     const name = uniqueName('observe');
     const etcdClient = client();
