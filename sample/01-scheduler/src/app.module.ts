@@ -8,6 +8,7 @@ import { ElectionMetricsModule } from '../../../lib/metrics/index.js';
 import { electionOptions } from './config.js';
 import { HealthController } from './health.controller.js';
 import { LeadershipController } from './leadership.controller.js';
+import { Housekeeping } from './housekeeping.job.js';
 import { ReportJob } from './report.job.js';
 
 @Module({
@@ -21,6 +22,6 @@ import { ReportJob } from './report.job.js';
     ElectionMetricsModule.forRoot(),
   ],
   controllers: [LeadershipController, HealthController],
-  providers: [ReportJob, ElectionHealthIndicator],
+  providers: [ReportJob, Housekeeping, ElectionHealthIndicator],
 })
 export class AppModule {}
