@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEtcdClient, Election } from '../../lib/core/index.js';
+import { ON_ONE_INSTANCE_PREFIX } from '../../lib/index.js';
 import {
   deadline,
   freePort,
@@ -19,6 +20,8 @@ const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 const LAUNCH = '.build/sample/01-scheduler/demo/launch.js';
 const LAPTOP = { width: 1400, height: 900 };
 const PHONE = { width: 390, height: 844 };
+/** The sample's balanced `@OnOneInstance` jobs (sample/01-scheduler/src/housekeeping.job.ts). */
+const JOBS = 6;
 
 /** The little of the DOM the page-side predicates use (the project compiles without `lib: dom`). */
 declare const document: {
@@ -63,6 +66,67 @@ const LAYOUT_PROBLEMS = `(() => {
   }
   return problems;
 })()`;
+
+/** Each job the page's Jobs panel shows, with the value of the replica it says leads it. */
+async function pageJobs(page: Page): Promise<Map<string, string>> {
+  const pairs = await page
+    .getByTestId('job')
+    .evaluateAll(els =>
+      els.map(el => [el.getAttribute('data-job'), el.getAttribute('data-leader')]),
+    );
+  return new Map(pairs as Array<[string, string]>);
+}
+
+/** How many jobs each value leads, from a {@link pageJobs} map. */
+function spreadOf(jobs: Map<string, string>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const leader of jobs.values()) counts.set(leader, (counts.get(leader) ?? 0) + 1);
+  return counts;
+}
+
+/**
+ * Waits until the page shows all {@link JOBS} jobs led by exactly `replicas`, each leading at
+ * least one and at most ceil(JOBS / replicas); resolves with the page's job → leader map.
+ */
+async function spreadOver(page: Page, replicas: string[], timeout: number) {
+  const most = Math.ceil(JOBS / replicas.length);
+  return waitFor(
+    async () => {
+      const jobs = await pageJobs(page);
+      const counts = spreadOf(jobs);
+      const spread =
+        jobs.size === JOBS &&
+        [...counts.keys()].every(v => replicas.includes(v)) &&
+        replicas.every(v => (counts.get(v) ?? 0) >= 1 && counts.get(v)! <= most);
+      // thrown, not returned: the timeout error then tells the last spread seen
+      if (!spread) throw new Error(`${jobs.size} jobs, ${JSON.stringify([...counts])}`);
+      return jobs;
+    },
+    {
+      timeout,
+      interval: 100,
+      message: `${JOBS} jobs spread over ${replicas.join(', ')}, at most ${most} each`,
+    },
+  );
+}
+
+/** Who leads each job election, as etcd itself says, read apart from the demo. */
+async function etcdJobLeaders(endpoints: string[], jobs: Iterable<string>) {
+  const client = createEtcdClient({ hosts: endpoints });
+  try {
+    const leaders = new Map<string, string | undefined>();
+    for (const job of jobs) {
+      const recipe = new Election(client, `${ON_ONE_INSTANCE_PREFIX}${job}`, {
+        requestTimeout: 2000,
+        maxRequestBytes: 1_572_864,
+      });
+      leaders.set(job, (await recipe.leader())?.value);
+    }
+    return leaders;
+  } finally {
+    client.close();
+  }
+}
 
 async function layoutProblems(page: Page): Promise<string[]> {
   return page.evaluate<string[]>(LAYOUT_PROBLEMS);
@@ -175,6 +239,21 @@ describe('npm run demo', () => {
     const first = await nextLeader('', 5000);
     expect(first).toMatch(/^node-/);
 
+    // the balanced jobs: each of the three replicas leads its share, and etcd agrees with the page
+    const { endpoints } = await demoState();
+    const spread = await spreadOver(page, ['node-1', 'node-2', 'node-3'], 20_000);
+    await expect.poll(() => etcdJobLeaders(endpoints, spread.keys())).toEqual(spread);
+    expect(
+      await page
+        .getByTestId('spread-row')
+        .evaluateAll(rows =>
+          rows.map(r => [r.getAttribute('data-value'), r.getAttribute('data-count')]),
+        ),
+    ).toEqual([...spreadOf(spread)].sort().map(([value, n]) => [value, String(n)]));
+    expect(await page.getByTestId('spread-summary').textContent()).toBe(
+      `${JOBS} jobs led by 3 replicas`,
+    );
+
     // resign: the next in the queue leads within a second
     let t0 = performance.now();
     await page.getByTestId('btn-resign').click();
@@ -194,6 +273,16 @@ describe('npm run demo', () => {
     await expect
       .poll(() => page.getByTestId(`node-${killedId}`).getAttribute('data-state'))
       .toBe('stopped');
+
+    // its jobs go to the survivors once its lease expires: they lead them all, in fair shares
+    const survivors = ['node-1', 'node-2', 'node-3'].filter(v => v !== second);
+    const after = await spreadOver(page, survivors, (TTL_S + 10) * 1000);
+    await expect.poll(() => etcdJobLeaders(endpoints, after.keys())).toEqual(after);
+    expect(
+      await page
+        .locator(`[data-testid="spread-row"][data-value="${second}"]`)
+        .getAttribute('data-count'),
+    ).toBe('0');
 
     // the metrics, as each replica's /metrics says: is-leader per replica, the handover histogram
     const leaderId = third.slice('node-'.length);
@@ -280,6 +369,11 @@ describe('npm run demo', () => {
     await expect
       .poll(() => page.getByTestId('queue-row').count(), { timeout: (TTL_S + 2) * 1000 })
       .toBe(1);
+    // and so do the job elections: nobody is left to run the jobs
+    await expect
+      .poll(() => page.getByTestId('spread-summary').textContent(), { timeout: 2000 })
+      .toBe('no @OnOneInstance job campaigns');
+    expect(await page.getByTestId('job').count()).toBe(0);
 
     // a page loaded now shows the same at once
     const fresh = await browser.newPage({ viewport: PHONE });

@@ -3,9 +3,21 @@ import type { Etcd3 } from 'etcd3';
 import {
   createEtcdClient,
   Election,
+  prefixRangeEnd,
   type LeaderInfo,
   type Participant,
 } from '../../../lib/core/index.js';
+import { ON_ONE_INSTANCE_PREFIX } from '../../../lib/election.constants.js';
+
+/** One `@OnOneInstance` job's election, as etcd holds it. */
+export interface JobView {
+  /** The job's name: its election name without {@link ON_ONE_INSTANCE_PREFIX}. */
+  name: string;
+  /** The value of the candidate that leads it (the oldest key), e.g. `node-2`. */
+  leader: string;
+  /** How many candidates are in its queue, the leader included. */
+  candidates: number;
+}
 
 /** What the demo server reads from etcd itself, independently of every candidate. */
 export interface EtcdSnapshot {
@@ -17,6 +29,8 @@ export interface EtcdSnapshot {
   leader?: LeaderInfo;
   /** The queue, leader first. */
   participants: Participant[];
+  /** Every `@OnOneInstance` job election with a candidate, by name. */
+  jobs: JobView[];
 }
 
 /** How often the queue is re-read: a killed follower's key leaves without any leader change. */
@@ -34,7 +48,7 @@ export class EtcdView extends EventEmitter {
   #client: Etcd3;
   #election: Election;
   #stop = new AbortController();
-  #snapshot: EtcdSnapshot = { status: 'connecting', participants: [] };
+  #snapshot: EtcdSnapshot = { status: 'connecting', participants: [], jobs: [] };
   #pollTimer?: NodeJS.Timeout;
   #observing?: Promise<void>;
   #reading = false;
@@ -116,12 +130,41 @@ export class EtcdView extends EventEmitter {
     this.#reading = true;
     try {
       const participants = await this.#election.participants(this.#stop.signal);
-      this.#update({ status: 'ok', message: undefined, participants });
+      const jobs = await this.#jobs();
+      this.#update({ status: 'ok', message: undefined, participants, jobs });
     } catch (error) {
       if (!this.#stop.signal.aborted) this.#unreachable(error);
     } finally {
       this.#reading = false;
     }
+  }
+
+  /**
+   * The `@OnOneInstance` elections, in one range read of their prefix: each key is
+   * `<prefix><job>/<lease hex>`, and the oldest key (lowest create revision) of a job leads it.
+   */
+  async #jobs(): Promise<JobView[]> {
+    const prefix = Buffer.from(ON_ONE_INSTANCE_PREFIX);
+    const res = await this.#client.kv.range(
+      { key: prefix, range_end: prefixRangeEnd(prefix) },
+      { deadline: Date.now() + REQUEST_TIMEOUT_MS },
+    );
+    const heads = new Map<string, { revision: bigint; leader: string; candidates: number }>();
+    for (const kv of res.kvs) {
+      const key = kv.key.toString().slice(ON_ONE_INSTANCE_PREFIX.length);
+      const name = key.slice(0, key.lastIndexOf('/'));
+      const revision = BigInt(kv.create_revision);
+      const head = heads.get(name);
+      if (!head) heads.set(name, { revision, leader: kv.value.toString(), candidates: 1 });
+      else {
+        head.candidates++;
+        if (revision < head.revision)
+          Object.assign(head, { revision, leader: kv.value.toString() });
+      }
+    }
+    return [...heads]
+      .map(([name, { leader, candidates }]) => ({ name, leader, candidates }))
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   #unreachable(error: unknown): void {

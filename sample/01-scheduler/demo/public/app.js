@@ -191,6 +191,7 @@ function render() {
   renderQueue();
   renderNodes(nodes);
   renderMetrics();
+  renderJobs();
   renderHistory();
 }
 
@@ -369,6 +370,47 @@ function renderHistogram(metrics) {
       </div>`,
     )
     .join('');
+}
+
+/**
+ * The spread of the balanced jobs: one row per replica (every one of ours, plus any other value
+ * that leads a job), with how many jobs it leads and which.
+ */
+function renderJobs() {
+  const jobs = state.info.observed?.jobs ?? [];
+  const values = state.info.nodes.filter(n => n.lang === 'nest').map(n => n.value);
+  for (const job of jobs) if (!values.includes(job.leader)) values.push(job.leader);
+  const rows = values.map(value => {
+    const node = state.info.nodes.find(n => n.value === value);
+    const led = jobs.filter(j => j.leader === value);
+    return { value, state: node?.state ?? 'running', led };
+  });
+  $('[data-testid="spread-summary"]').textContent = jobs.length
+    ? `${jobs.length} jobs led by ${rows.filter(r => r.led.length).length} replicas`
+    : state.info.observed?.status === 'ok'
+      ? 'no @OnOneInstance job campaigns'
+      : 'waiting for etcd to answer';
+  $('[data-testid="spread"]').innerHTML = rows
+    .map(
+      r => `<li class="spread-row" data-testid="spread-row" data-value="${esc(r.value)}" data-state="${r.state}" data-count="${r.led.length}">
+        <span class="spread-value">${esc(r.value)}</span>
+        <span class="spread-count" data-testid="spread-count">${r.led.length}</span>
+        <span class="spread-jobs">${
+          r.led
+            .map(
+              j =>
+                `<span class="job" data-testid="job" data-job="${esc(j.name)}" data-leader="${esc(j.leader)}" title="${esc(j.name)}: ${j.candidates} in its queue">${esc(shortJob(j.name))}</span>`,
+            )
+            .join('') || '<span class="empty">none</span>'
+        }</span>
+      </li>`,
+    )
+    .join('');
+}
+
+/** `Class.method` → `method`; a name given with `{ name }` stays whole. */
+function shortJob(name) {
+  return /^[\w$]+\.[\w$]+$/.test(name) ? name.slice(name.indexOf('.') + 1) : name;
 }
 
 function renderHistory() {
