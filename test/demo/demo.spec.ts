@@ -221,7 +221,7 @@ describe('npm run demo', () => {
     await stopLauncher(launcher, url);
   });
 
-  it('shows the mixed queue and survives resign and kill, fitting a laptop and a phone', async () => {
+  it('shows the mixed queue and the spread of the jobs, survives resign and kill, fits a laptop and a phone', async () => {
     await page.goto(url);
 
     // the queue: three of ours and one etcdctl, in campaign order

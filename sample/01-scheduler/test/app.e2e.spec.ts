@@ -6,8 +6,9 @@ import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { filter, firstValueFrom, timeout } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ElectionService } from '../../../lib/index.js';
+import { ElectionService, OneInstanceService } from '../../../lib/index.js';
 import { startTestEtcd, type TestEtcd } from '../../../lib/testing/index.js';
+import { waitFor } from '../../../test/support/index.js';
 
 let etcd: TestEtcd;
 const apps: INestApplication[] = [];
@@ -64,5 +65,30 @@ describe('01-scheduler', () => {
     await leader.app.close();
     apps.splice(apps.indexOf(leader.app), 1);
     await expect(taking).resolves.toMatchObject({ role: 'leader' });
+  });
+
+  it('spreads the six housekeeping jobs over two replicas, three each, each led by one', async () => {
+    await Promise.all(apps.splice(0).map(app => app.close()));
+    const replicas = [await replica(), await replica()];
+    const services = replicas.map(r => r.app.get(OneInstanceService));
+    const led = () =>
+      services.map(s =>
+        s
+          .jobs()
+          .filter(j => j.leading)
+          .map(j => j.name),
+      );
+    await waitFor(
+      () => {
+        const [a, b] = led();
+        return a.length === 3 && b.length === 3 && new Set([...a, ...b]).size === 6;
+      },
+      { timeout: 15_000, interval: 50, message: 'three jobs led by each replica' },
+    );
+    const names = services[0].jobs().map(j => j.name);
+    expect(names).toHaveLength(6);
+    expect(names.every(n => n.startsWith('nestjs-etcd-election/one-instance/Housekeeping.'))).toBe(
+      true,
+    );
   });
 });
