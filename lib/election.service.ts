@@ -19,6 +19,7 @@ import {
   electionPrefix,
   refusalOf,
 } from './core/index.js';
+import { mark } from './core/marks.js';
 import { ELECTION_LOGGER_CONTEXT } from './election.constants.js';
 import { runInTerm } from './election.context.js';
 import {
@@ -274,6 +275,7 @@ export class ElectionService
    * takes over) before the providers it uses are torn down.
    */
   async onModuleDestroy(): Promise<void> {
+    mark('shutdown');
     await this.stop();
   }
 
@@ -338,6 +340,7 @@ export class ElectionService
       // A term that ended while this transition was queued (a handler resigned, the deadline
       // passed) gets no @OnLeader call: its signal would already be aborted.
       if (term && !term.signal.aborted) {
+        mark('on-leader');
         const context: LeaderContext = { signal: term.signal, token: term.token, leadership: next };
         for (const handler of this.leaderHandlers) {
           // A handler before this one may have ended the term (it resigned).

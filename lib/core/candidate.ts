@@ -26,8 +26,10 @@ import {
   transition,
 } from './leadership.js';
 import { type CandidateOptions, resolveCandidateOptions } from './options.js';
+import { mark } from './marks.js';
 import { sleep, untilAborted } from './rpc.js';
 import { deadlineAware } from './term-signal.js';
+import { scheduleWarmUp } from './warmup.js';
 import { Session, type SessionLossReason } from './session.js';
 
 /** Counters of one candidate since it started. */
@@ -212,6 +214,7 @@ export class Candidate {
   /** Starts campaigning (and observing). Idempotent. */
   start(): void {
     if (this.running || this.stopController.signal.aborted) return;
+    scheduleWarmUp(this.client);
     this.running = this.run();
     if (this.observeLeader) {
       this.observing = this.election.observe((leader, at) => this.onObserved(leader, at), {
@@ -566,6 +569,7 @@ export class Candidate {
   }
 
   private becomeLeader(ticket: Ticket): ActiveTerm {
+    mark('elected');
     const controller = new AbortController();
     const term: ActiveTerm = {
       controller,

@@ -20,6 +20,7 @@ import {
   previousRevision,
 } from './keys.js';
 import { sameLeader } from './leadership.js';
+import { mark } from './marks.js';
 import { monotonicNow, sleep, unary, watch } from './rpc.js';
 
 /** A node's place in the queue: its key, the key's create revision, and the lease it is bound to. */
@@ -184,6 +185,7 @@ export class Election {
         signal,
       );
       hooks.onRead?.();
+      mark('wait-read');
       const predecessor = res.responses[0]?.response_range?.kvs[0];
       if (!predecessor) {
         return ownership(ticket, res.responses[1]?.response_range?.kvs[0], res.header.revision);
@@ -192,6 +194,7 @@ export class Election {
         this.client,
         { key: predecessor.key, startRevision: res.header.revision },
         events => {
+          mark('wait-event');
           hooks.onWatchEvents?.(events.length);
           return events.some(event => event.type === 'Delete');
         },
@@ -264,6 +267,7 @@ export class Election {
    */
   async resign(ticket: Ticket, signal?: AbortSignal): Promise<boolean> {
     const key = Buffer.from(ticket.key);
+    mark('resign-sent');
     const res = await this.request(
       'txn',
       {
@@ -272,6 +276,7 @@ export class Election {
       },
       signal,
     );
+    mark('resign-acked');
     return res.succeeded;
   }
 

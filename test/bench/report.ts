@@ -1,4 +1,6 @@
 /** Renders a bench run as `docs/benchmarks.md` and two hand-written SVG charts. */
+import type { BreakdownResult } from './breakdown.js';
+import { renderBreakdown } from './breakdown-report.js';
 import type { LatencyResult } from './handover.js';
 import type { IdleResult } from './idle.js';
 import type { Machine } from './machine.js';
@@ -14,6 +16,8 @@ export interface BenchResults {
   /** What ran as "ours" in the handover and crash rows: the sample app, or the engine stand-in. */
   oursApp: 'sample' | 'core';
   handover: LatencyResult[];
+  /** Where one handover's time goes, per kind and process state (absent in older results). */
+  breakdown?: BreakdownResult[];
   crash: LatencyResult[];
   /** Why etcdctl's crash failover has no figure, when it has none. */
   crashNote?: string;
@@ -182,6 +186,7 @@ export function renderMarkdown(
     `![Graceful handover latency, every round](${svg.handover})`,
     '',
     ...whereTheTimeGoes(r),
+    ...renderBreakdown(r.breakdown, r.handover),
     '## Crash failover',
     '',
     'The leader gets SIGKILL at a random point of its keepalive cycle; the time runs until the ' +

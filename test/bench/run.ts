@@ -6,7 +6,7 @@
  * Flags: `--quick` (CI smoke: few rounds, small N; writes to a temp dir unless `--out` is given),
  * `--rounds N` (graceful rounds per implementation, default 30), `--out path` (the markdown;
  * charts go beside it), `--json path` (raw results), `--only a,b` (sections: memory, idle,
- * handover, crash, scaling), `--render results.json` (no measuring: rewrite the page and charts
+ * handover, breakdown, crash, scaling), `--render results.json` (no measuring: rewrite the page and charts
  * from the raw results of an earlier run).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { createEtcdClient } from '../../lib/core/index.js';
 import { killAll, startEtcd } from '../support/index.js';
 import { core, etcd3, etcdctl, floor, ours, sampleAvailable, type Kind } from './contenders.js';
 import type { BenchContext } from './context.js';
+import { breakdownVariants, measureColdBreakdown, measureWarmBreakdown } from './breakdown.js';
 import { measureCrash, measureHandover, type LatencyResult } from './handover.js';
 import { measureIdle } from './idle.js';
 import { currentLoad, describeMachine } from './machine.js';
@@ -31,7 +32,7 @@ import {
 } from './report.js';
 import { measureScaling } from './scaling.js';
 
-const SECTIONS = ['memory', 'idle', 'handover', 'crash', 'scaling'] as const;
+const SECTIONS = ['memory', 'idle', 'handover', 'breakdown', 'crash', 'scaling'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -46,6 +47,9 @@ interface Plan {
   sizes: number[];
   goSizes: number[];
   scalingRounds: number;
+  /** Rounds of the handover breakdown per process state, and untimed rounds before warm ones. */
+  breakdownRounds: number;
+  breakdownWarmup: number;
   idleWindowMs: number;
   idleWarmupMs: number;
   idleCount: number;
@@ -95,6 +99,8 @@ function plan(argv: string[]): Plan {
     sizes: quick ? [3, 10] : [3, 10, 30, 100],
     goSizes: quick ? [3] : [3, 10, 30, 100],
     scalingRounds: quick ? 3 : Math.max(5, Math.ceil((rounds * 2) / 3)),
+    breakdownRounds: quick ? 2 : Math.max(5, Math.ceil(rounds / 2)),
+    breakdownWarmup: quick ? 2 : 20,
     idleWindowMs: quick ? 3_000 : 40_000,
     idleWarmupMs: quick ? 500 : 3_000,
     idleCount: quick ? 2 : 3,
@@ -136,6 +142,7 @@ async function main(): Promise<void> {
     rounds: p.rounds,
     oursApp: haveSample ? 'sample' : 'core',
     handover: [],
+    breakdown: [],
     crash: [],
     scaling: [],
     idle: [],
@@ -184,6 +191,13 @@ async function main(): Promise<void> {
       log(`graceful handover, ${p.rounds} rounds`);
       const kinds = [...(haveSample ? [ours] : []), core, etcdctl, etcd3, floor];
       results.handover = await measureHandover(ctx, kinds, p.rounds);
+    }
+    if (p.only.has('breakdown')) {
+      log(`handover breakdown, ${p.breakdownRounds} rounds per process state`);
+      const variants = breakdownVariants(haveSample, !p.quick);
+      const cold = await measureColdBreakdown(ctx, variants, p.breakdownRounds);
+      const warm = await measureWarmBreakdown(ctx, p.breakdownRounds, p.breakdownWarmup);
+      results.breakdown = [...cold, warm];
     }
     if (p.only.has('crash')) {
       log(`crash failover, ${p.crashRounds} rounds per TTL`);
