@@ -41,7 +41,19 @@ function onSignal(signal: NodeJS.Signals): void {
   process.kill(process.pid, signal);
 }
 
-for (const signal of ['SIGTERM', 'SIGINT', 'SIGUSR1'] as const) {
-  process.prependListener(signal, onSignal);
-}
+const SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGUSR1'];
+for (const signal of SIGNALS) process.prependListener(signal, onSignal);
+// Stay first when the app prepends a listener of its own (the library does), so that `signal`
+// marks the signal's arrival, not what ran before the probe.
+let moving = false;
+process.on('newListener', (event: string | symbol) => {
+  if (moving || typeof event !== 'string' || !SIGNALS.includes(event as NodeJS.Signals)) return;
+  queueMicrotask(() => {
+    if (process.listeners(event as NodeJS.Signals)[0] === onSignal) return;
+    moving = true;
+    process.off(event as NodeJS.Signals, onSignal);
+    process.prependListener(event as NodeJS.Signals, onSignal);
+    moving = false;
+  });
+});
 process.on('exit', dump);
