@@ -18,6 +18,7 @@ import { createEtcdClient } from '../../lib/core/index.js';
 import { killAll, startEtcd } from '../support/index.js';
 import { core, etcd3, etcdctl, floor, ours, sampleAvailable, type Kind } from './contenders.js';
 import type { BenchContext } from './context.js';
+import { measureMemoryStages, measureStartup } from './costs.js';
 import { breakdownVariants, measureColdBreakdown, measureWarmBreakdown } from './breakdown.js';
 import { measureCrash, measureHandover, type LatencyResult } from './handover.js';
 import { measureIdle } from './idle.js';
@@ -99,8 +100,8 @@ function plan(argv: string[]): Plan {
     sizes: quick ? [3, 10] : [3, 10, 30, 100],
     goSizes: quick ? [3] : [3, 10, 30, 100],
     scalingRounds: quick ? 3 : Math.max(5, Math.ceil((rounds * 2) / 3)),
-    breakdownRounds: quick ? 2 : Math.max(5, Math.ceil(rounds / 2)),
-    breakdownWarmup: quick ? 2 : 20,
+    breakdownRounds: quick ? 1 : Math.max(5, Math.ceil(rounds / 2)),
+    breakdownWarmup: quick ? 1 : 20,
     idleWindowMs: quick ? 3_000 : 40_000,
     idleWarmupMs: quick ? 500 : 3_000,
     idleCount: quick ? 2 : 3,
@@ -162,6 +163,7 @@ async function main(): Promise<void> {
         repeats: p.memoryRepeats,
         settleMs: p.memorySettleMs,
       });
+      results.memoryStages = await measureMemoryStages(ctx, p.memoryRepeats);
     }
     if (p.only.has('idle')) {
       const configs: Array<[Kind, number | undefined]> = p.quick
@@ -224,6 +226,7 @@ async function main(): Promise<void> {
         `scaling ${p.sizes.join('/')} (etcdctl ${p.goSizes.join('/')}), ${p.scalingRounds} rounds`,
       );
       results.scaling = await measureScaling(ctx, p.sizes, p.goSizes, p.scalingRounds);
+      results.startup = await measureStartup(ctx, 10, p.memoryRepeats);
       const skipped = p.sizes.filter(n => !p.goSizes.includes(n));
       if (skipped.length) {
         results.scalingNote = `etcdctl elect was not run at N = ${skipped.join(', ')} in this mode.`;
