@@ -214,7 +214,6 @@ export class Candidate {
   /** Starts campaigning (and observing). Idempotent. */
   start(): void {
     if (this.running || this.stopController.signal.aborted) return;
-    scheduleWarmUp(this.client);
     this.running = this.run();
     if (this.observeLeader) {
       this.observing = this.election.observe((leader, at) => this.onObserved(leader, at), {
@@ -452,6 +451,7 @@ export class Candidate {
         }
         const ticket = await this.election.campaign(session.leaseId, this.value, roundSignal);
         this.ticket = ticket;
+        scheduleWarmUp(this.client, this.election.prefix);
         // A proclaim() made while the campaign was in flight: write it before going further, so
         // that what we report is what etcd holds.
         while (ticket.value !== this.value) {

@@ -1,4 +1,5 @@
 import type { Etcd3 } from 'etcd3';
+import { type DuplexStream, closeStream, openStream, unary } from './rpc.js';
 
 /** A gRPC method as `@grpc/proto-loader` defines it: the codecs grpc-js calls on every message. */
 interface MethodCodecs {
@@ -144,18 +145,74 @@ export function warmUpCodecs(client: Etcd3, rounds = WARMUP_ROUNDS): number {
   return prepared.length;
 }
 
+/** Round trips of the warm-up: serializable reads (answered by the member, no raft). */
+export const WARMUP_READS = 20;
+/** Watch streams the warm-up opens and closes (one watch each, never an event). */
+export const WARMUP_WATCHES = 5;
+
+/**
+ * Runs the request paths of a handover for real, without writing anything: unary calls
+ * (serializable, count-only reads of `prefix`, answered by the member alone) and watch streams
+ * opened, created and closed on `prefix`. The first calls through grpc-js and Node.js's HTTP/2
+ * stack in a process are several times slower than later ones; a handover should not be one
+ * of them. Failures are ignored: this is an optimisation only.
+ */
+export async function warmUpCalls(
+  client: Etcd3,
+  prefix: string,
+  reads = WARMUP_READS,
+  watches = WARMUP_WATCHES,
+): Promise<void> {
+  const key = Buffer.from(prefix);
+  const context = { timeout: 2_000 };
+  for (let i = 0; i < reads; i++) {
+    const req = { key, serializable: true, count_only: true };
+    if (!(await unary(client, 'KV', 'range', req, context).then(ok, no))) return;
+  }
+  for (let i = 0; i < watches; i++) {
+    if (!(await watchOnce(client, key).then(ok, no))) return;
+  }
+}
+
+const ok = () => true;
+const no = () => false;
+
+/** Opens a watch stream, creates one watch on `key`, and closes the stream once etcd confirms. */
+async function watchOnce(client: Etcd3, key: Buffer): Promise<void> {
+  const { stream } = await openStream<DuplexStream>(client, 'Watch', { timeout: 2_000 });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('warm-up watch: no answer')), 2_000);
+      stream.on('data', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      stream.on('error', (error: Error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      stream.write({ create_request: { key, start_revision: '0' } });
+    });
+  } finally {
+    closeStream(stream);
+  }
+}
+
 /** The codec sets warmed already: etcd3 loads its protos once per process, for every client. */
 const warmed = new WeakSet<object>();
 
 /**
- * Schedules {@link warmUpCodecs} for `client` on the next turn of the event loop (after the
- * requests being sent now are out), so that start-up requests are not held up by it; once per
- * process for all clients of one etcd3 copy. Off when `NESTJS_ETCD_ELECTION_WARMUP=0`.
+ * Warms a handover's paths once per process (per etcd3 copy), on the next turn of the event loop
+ * after this node's first campaign: {@link warmUpCodecs}, then {@link warmUpCalls} on `prefix`.
+ * Off when `NESTJS_ETCD_ELECTION_WARMUP=0`.
  */
-export function scheduleWarmUp(client: Etcd3): void {
+export function scheduleWarmUp(client: Etcd3, prefix: string): void {
   if (process.env[WARMUP_ENV] === '0') return;
   const codecs = codecsOf(client, 'KV');
   if (!codecs || warmed.has(codecs)) return;
   warmed.add(codecs);
-  setImmediate(() => warmUpCodecs(client)).unref();
+  setImmediate(() => {
+    warmUpCodecs(client);
+    void warmUpCalls(client, prefix);
+  }).unref();
 }

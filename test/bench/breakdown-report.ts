@@ -11,6 +11,7 @@ const COLUMN: Record<string, string> = {
   'ours-no-warmup/cold': 'sample app, cold, warm-up off',
   'core/cold': 'engine, cold',
   'core-no-warmup/cold': 'engine, cold, warm-up off',
+  'core-no-observe/cold': 'engine, cold, observe off',
   'core/warm': 'engine, warm',
 };
 

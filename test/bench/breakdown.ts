@@ -353,6 +353,12 @@ export function breakdownVariants(haveSample: boolean, withoutWarmUp: boolean): 
   variants.push({ id: 'core', label: core.label, kind: core });
   if (withoutWarmUp) {
     variants.push({
+      id: 'core-no-observe',
+      label: `${core.label}, observe loop off`,
+      kind: core,
+      env: { OBSERVE: '0' },
+    });
+    variants.push({
       id: 'core-no-warmup',
       label: `${core.label}, warm-up off`,
       kind: core,
