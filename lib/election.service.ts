@@ -268,7 +268,9 @@ export class ElectionService
       // The successor waits on the resign, which goes out within this turn of the event loop
       // (unless leader work is still running): the state lines of the step-down come after it.
       this.heldLogs = [];
-      this.stopping = this.candidate.stop({ drain: () => this.drain() });
+      this.stopping = this.candidate
+        .stop({ drain: () => this.drain() })
+        .finally(() => this.releaseLogs());
       setImmediate(() => this.releaseLogs());
     }
     return this.stopping;

@@ -384,6 +384,9 @@ export function renderMarkdown(
       'child’s stdout pipe, identically for every implementation; they include the child’s ' +
       'signal handling, its etcd round trips and its logging.',
     '- p50/p90 are nearest-rank percentiles. Failed rounds are listed, never counted.',
+    '- `--only breakdown` runs the handover breakdown alone (a few minutes), e.g. to measure a ' +
+      'change to the handover path; `--render results.json` rewrites the page from `--json` ' +
+      'output without measuring.',
     `- Ours in the handover and crash rows is ${r.oursApp === 'sample' ? 'the sample app `sample/01-scheduler` as users run it (Nest, Logger, HTTP, `enableShutdownHooks()`)' : 'the engine stand-in `test/bench/apps/core-candidates.ts` (the sample app was not built)'}; ` +
       '“engine only” is `lib/core` in a bare Node process, to show what Nest adds.',
     '',
@@ -411,10 +414,11 @@ function whereTheTimeGoes(r: BenchResults): string[] {
       'for the first time in a process a few seconds old), not in election code. Ours adds ' +
       `${ms(ours - floor)} ms to the floor (${ratio(ours, floor)})` +
       (core !== undefined ? `, the engine alone ${ms(core - floor)} ms` : '') +
-      ': on the leader, stepping down and telling the application (Nest’s shutdown hook, the ' +
-      'state-change log line) before the resign may go out; on the successor, one read — the ' +
-      'predecessor check and the post-wait ownership check in one transaction — which the ' +
-      'floor skips and a safe election cannot.' +
+      ': on the leader, stepping down (the term’s signal aborts, subscribers hear of it) ' +
+      'before the resign may go out; on the successor, one read — the predecessor check and ' +
+      'the post-wait ownership check in one transaction — which the floor skips and a safe ' +
+      'election cannot, while its observe loop handles the same deletion. The next section ' +
+      'times each phase.' +
       (etcd3 !== undefined
         ? ` The npm \`etcd3\` election, also Node.js, takes ${ms(etcd3)} ms.`
         : ''),
