@@ -5,6 +5,7 @@ import { ElectionExplorer } from './election.explorer.js';
 import { ElectionMetadataAccessor } from './election-metadata.accessor.js';
 import { ElectionRegistry } from './election.registry.js';
 import { ElectionService } from './election.service.js';
+import { ElectionShutdown } from './election.shutdown.js';
 
 /**
  * @internal What every election of an application shares, once: the registry, the explorer and
@@ -18,6 +19,7 @@ import { ElectionService } from './election.service.js';
     ElectionRegistry,
     ElectionMetadataAccessor,
     ElectionExplorer,
+    ElectionShutdown,
     {
       provide: ElectionService,
       useFactory: (registry: ElectionRegistry) => registry.whenComplete(),

@@ -20,6 +20,7 @@ import {
   electionPrefix,
   refusalOf,
 } from './core/index.js';
+import { mark } from './core/marks.js';
 import { ELECTION_LOGGER_CONTEXT } from './election.constants.js';
 import { runInTerm } from './election.context.js';
 import {
@@ -117,6 +118,8 @@ export class ElectionService
   private errorLogged = false;
   private readonly target: EtcdTarget;
   private stopping?: Promise<void>;
+  /** State lines held back while the resign is on its way. */
+  private heldLogs?: Leadership[];
   private closing?: Promise<void>;
 
   /** @internal Created by `ElectionModule`; inject it rather than constructing it. */
@@ -283,7 +286,16 @@ export class ElectionService
    * does). Idempotent; called on shutdown.
    */
   stop(): Promise<void> {
-    this.stopping ??= this.candidate.stop({ drain: () => this.drain() });
+    if (!this.stopping) {
+      mark('shutdown');
+      // The successor waits on the resign, which goes out within this turn of the event loop
+      // (unless leader work is still running): the state lines of the step-down come after it.
+      this.heldLogs = [];
+      this.stopping = this.candidate
+        .stop({ drain: () => this.drain() })
+        .finally(() => this.releaseLogs());
+      setImmediate(() => this.releaseLogs());
+    }
     return this.stopping;
   }
 
@@ -361,6 +373,7 @@ export class ElectionService
       // A term that ended while this transition was queued (a handler resigned, the deadline
       // passed) gets no @OnLeader call: its signal would already be aborted.
       if (term && !term.signal.aborted) {
+        mark('on-leader');
         const context: LeaderContext = { signal: term.signal, token: term.token, leadership: next };
         for (const handler of this.leaderHandlers) {
           // A handler before this one may have ended the term (it resigned).
@@ -420,8 +433,23 @@ export class ElectionService
     void settled.then(() => this.work.delete(settled));
   }
 
+  /** Holds a state line back while the resign is on its way (see {@link stop}). */
+  private holdLog(leadership: Leadership): boolean {
+    if (!this.heldLogs) return false;
+    this.heldLogs.push(leadership);
+    return true;
+  }
+
+  private releaseLogs(): void {
+    const held = this.heldLogs ?? [];
+    this.heldLogs = undefined;
+    for (const leadership of held) this.logState(leadership);
+  }
+
   private async drain(): Promise<void> {
     if (this.work.size === 0) return;
+    // Leader work holds the resign back anyway: say why we wait.
+    this.releaseLogs();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>(resolve => {
       timer = setTimeout(() => resolve(true), this.shutdownTimeout);
@@ -449,6 +477,7 @@ export class ElectionService
   }
 
   private logState(leadership: Leadership): void {
+    if (this.holdLog(leadership)) return;
     this.loggedLeader = leadership.leader?.key;
     const leaving = leadership.reason === 'stopping' || leadership.reason === 'stopped';
     if (leadership.role === 'disconnected' && !leaving) {

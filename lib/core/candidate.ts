@@ -27,8 +27,10 @@ import {
   transition,
 } from './leadership.js';
 import { type CandidateOptions, resolveCandidateOptions } from './options.js';
+import { mark } from './marks.js';
 import { sleep, unary, untilAborted } from './rpc.js';
 import { deadlineAware } from './term-signal.js';
+import { scheduleWarmUp } from './warmup.js';
 import { Session, type SessionLossReason } from './session.js';
 import { type Sessions, SessionsClosedError } from './sessions.js';
 
@@ -582,6 +584,7 @@ export class Candidate {
         }
         const ticket = await this.election.campaign(session.leaseId, this.value, roundSignal);
         this.ticket = ticket;
+        scheduleWarmUp(this.client, this.election.prefix);
         // A proclaim() made while the campaign was in flight: write it before going further, so
         // that what we report is what etcd holds.
         while (ticket.value !== this.value) {
@@ -699,6 +702,7 @@ export class Candidate {
   }
 
   private becomeLeader(ticket: Ticket): ActiveTerm {
+    mark('elected');
     const controller = new AbortController();
     const term: ActiveTerm = {
       controller,

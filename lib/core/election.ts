@@ -4,6 +4,7 @@ import { NotLeaderError, ValueTooLargeError } from './errors.js';
 import { refusalOf } from './etcd-errors.js';
 import { candidateKey, leaseHexOfKey, leaseIdHex, nextRevision } from './keys.js';
 import { sameLeader } from './leadership.js';
+import { mark } from './marks.js';
 import { KeyQueue, type QueueTicket } from './queue.js';
 import { monotonicNow, sleep, watch } from './rpc.js';
 import { Transport } from './transport.js';
@@ -122,8 +123,11 @@ export class Election extends KeyQueue {
   }
 
   /** Go's `Resign`: leaves the queue, guarded by our create revision (see {@link leave}). */
-  resign(ticket: Ticket, signal?: AbortSignal): Promise<boolean> {
-    return this.leave(ticket, signal);
+  async resign(ticket: Ticket, signal?: AbortSignal): Promise<boolean> {
+    mark('resign-sent');
+    const left = await this.leave(ticket, signal);
+    mark('resign-acked');
+    return left;
   }
 
   /** Leaves the queue without knowing our create revision (see {@link leaveLease}). */

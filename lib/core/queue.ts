@@ -15,6 +15,7 @@ import {
   prefixRangeEnd,
   previousRevision,
 } from './keys.js';
+import { mark } from './marks.js';
 import { sleep, unary, watch } from './rpc.js';
 
 /** A place in a queue: its key, the key's create revision, and the lease it is bound to. */
@@ -119,6 +120,7 @@ export class KeyQueue {
         signal,
       );
       hooks.onRead?.();
+      mark('wait-read');
       const predecessor = res.responses[0]?.response_range?.kvs[0];
       if (!predecessor) {
         return ownership(ticket, res.responses[1]?.response_range?.kvs[0], res.header.revision);
@@ -127,6 +129,7 @@ export class KeyQueue {
         this.client,
         { key: predecessor.key, startRevision: res.header.revision },
         events => {
+          mark('wait-event');
           hooks.onWatchEvents?.(events.length);
           return events.some(event => event.type === 'Delete');
         },

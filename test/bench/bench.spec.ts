@@ -28,7 +28,7 @@ describe('bench --quick', () => {
     const json = join(dir, 'bench.json');
     await promisify(execFile)(process.execPath, [RUNNER, '--quick', '--out', out, '--json', json], {
       cwd: ROOT,
-      timeout: 85_000,
+      timeout: 140_000,
       maxBuffer: 16 * 1024 * 1024,
     });
 
@@ -37,6 +37,7 @@ describe('bench --quick', () => {
       '## Machine',
       '## Targets',
       '## Graceful handover',
+      '## Where one handover’s time goes',
       '## Crash failover',
       '## Scaling',
       '## Idle cost',
@@ -69,6 +70,26 @@ describe('bench --quick', () => {
       expect(positive(h.summary.p50) && h.summary.p50 <= h.summary.p90).toBe(true);
       expect(h.summary.p90).toBeLessThanOrEqual(h.summary.max);
     }
+
+    // The breakdown lines up marks of two processes with the runner's clock: every phase of
+    // every round must come out in order (none negative), the whole path must be measured.
+    expect(r.breakdown?.map(b => `${b.id}/${b.state}`)).toEqual([
+      'ours/cold',
+      'core/cold',
+      'core/warm',
+    ]);
+    for (const b of r.breakdown ?? []) {
+      expect(b.failures, `${b.id} ${b.state} breakdown`).toEqual([]);
+      expect(b.rounds).toBeGreaterThan(0);
+      const ids = b.phases.map(p => p.id);
+      expect(ids).toEqual(expect.arrayContaining(['resign', 'event', 'read', 'line', 'total']));
+      for (const phase of b.phases) {
+        expect(phase.n, `${b.id} ${phase.id}`).toBe(b.rounds);
+        expect(phase.p50, `${b.id} ${phase.id}`).toBeGreaterThanOrEqual(0);
+      }
+    }
+    expect(r.memoryStages?.every(s => positive(s.rssMb))).toBe(true);
+    expect(positive(r.startup?.queuedMs) && positive(r.startup?.cpuMs)).toBe(true);
 
     const crash = r.crash.find(c => c.kind === 'ours' && c.ttl === 2);
     expect(crash?.summary.n).toBeGreaterThan(0);
@@ -116,5 +137,5 @@ describe('bench --quick', () => {
     expect(Number.isFinite(before!.requestsPerMinute)).toBe(true);
 
     expect(r.targets.length).toBeGreaterThanOrEqual(6);
-  }, 90_000);
+  }, 150_000);
 });

@@ -39,6 +39,8 @@ export interface SpawnOptions {
   ttl?: number;
   /** Extra environment. */
   env?: NodeJS.ProcessEnv;
+  /** Arguments for `node` before the script (Node.js kinds only), e.g. a preload. */
+  nodeArgs?: readonly string[];
 }
 
 /** How to run and stop one implementation. */
@@ -69,6 +71,8 @@ export const CORE_MAIN = here('./apps/core-candidates.js');
 export const ETCD3_MAIN = here('./peers/etcd3-election.js');
 /** The compiled Node.js floor reference. */
 export const FLOOR_MAIN = here('./peers/node-floor.js');
+/** The compiled preload that turns on and collects the library's handover marks. */
+export const MARKS_PROBE = here('./apps/marks-probe.js');
 
 /** The sample app's log line when it becomes leader (Nest Logger, context `Election`). */
 export const SAMPLE_LEADER_LINE = /\bleader \(elected\)/;
@@ -106,7 +110,7 @@ function firstLine(proc: TrackedProcess, test: (line: OutputLine) => boolean): P
 }
 
 function node(kind: KindId, main: string, options: SpawnOptions, env: NodeJS.ProcessEnv) {
-  const proc = spawnTracked(process.execPath, [main], {
+  const proc = spawnTracked(process.execPath, [...(options.nodeArgs ?? []), main], {
     label: `${kind} ${options.value}`,
     maxLines: 500,
     env: {

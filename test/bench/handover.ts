@@ -5,7 +5,7 @@
  */
 import { deadline, delay } from '../support/index.js';
 import { type BenchContext, electionName, waitQueue, waitQuiet } from './context.js';
-import type { Contender, Kind, KindId } from './contenders.js';
+import type { Contender, Kind, KindId, SpawnOptions } from './contenders.js';
 import { elapsedMs, summarize, type Summary } from './stats.js';
 
 /** Latencies of one kind, in milliseconds. */
@@ -22,22 +22,43 @@ export interface LatencyResult {
 
 type Mode = 'graceful' | 'crash';
 
+/** The runner's readings of one round, for lining up the marks of its two processes. */
+export interface RoundTimes {
+  /** hrtime (ns) at which the signal was sent. */
+  sentAt: bigint;
+  /** hrtime (ns) at which the successor's line arrived. */
+  ledAt: bigint;
+  leader: Contender;
+  successor: Contender;
+}
+
+/** What each spawned process of a pair gets on top of its kind's defaults. */
+export type SpawnExtras = Pick<SpawnOptions, 'env' | 'nodeArgs'>;
+
 /** A leader and its one follower, of the same kind, on an election of their own. */
 export class Pair {
   private spawned = 0;
+  /** Every round so far, in order. */
+  readonly rounds: RoundTimes[] = [];
 
   private constructor(
     private readonly ctx: BenchContext,
     readonly kind: Kind,
     readonly ttl: number,
     readonly name: string,
+    private readonly extras: SpawnExtras = {},
     private leader?: Contender,
     private follower?: Contender,
   ) {}
 
   /** Starts a leader, waits until it leads, then queues a follower behind it. */
-  static async open(ctx: BenchContext, kind: Kind, ttl = kind.defaultTtl): Promise<Pair> {
-    const pair = new Pair(ctx, kind, ttl, electionName(kind.id));
+  static async open(
+    ctx: BenchContext,
+    kind: Kind,
+    ttl = kind.defaultTtl,
+    extras: SpawnExtras = {},
+  ): Promise<Pair> {
+    const pair = new Pair(ctx, kind, ttl, electionName(kind.id), extras);
     await pair.fill();
     return pair;
   }
@@ -61,6 +82,7 @@ export class Pair {
       timeout,
       `${this.kind.id} successor leading after ${mode === 'crash' ? 'SIGKILL' : this.kind.graceful}`,
     );
+    this.rounds.push({ sentAt, ledAt, leader, successor });
     this.leader = successor;
     this.follower = undefined;
     await deadline(leader.process.exited, 10_000, `${leader.process.label} exit`).catch(() =>
@@ -113,6 +135,7 @@ export class Pair {
       name: this.name,
       value: `${this.kind.id}-${++this.spawned}`,
       ttl: this.kind.ttlSettable ? this.ttl : undefined,
+      ...this.extras,
     });
   }
 }

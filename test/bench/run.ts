@@ -7,7 +7,7 @@
  * Flags: `--quick` (CI smoke: few rounds, small N; writes to a temp dir unless `--out` is given),
  * `--rounds N` (graceful rounds per implementation, default 30), `--out path` (the markdown;
  * charts go beside it), `--json path` (raw results), `--only a,b` (sections: memory, idle,
- * handover, crash, scaling, locks, app-idle), `--render results.json` (no measuring: rewrite the page and charts
+ * handover, breakdown, crash, scaling, locks, app-idle), `--render results.json` (no measuring: rewrite the page and charts
  * from the raw results of an earlier run).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,8 @@ import { killAll, startEtcd } from '../support/index.js';
 import { core, etcd3, etcdctl, floor, ours, sampleAvailable, type Kind } from './contenders.js';
 import type { BenchContext } from './context.js';
 import { measureAppIdle } from './app-idle.js';
+import { measureMemoryStages, measureStartup } from './costs.js';
+import { breakdownVariants, measureColdBreakdown, measureWarmBreakdown } from './breakdown.js';
 import { measureCrash, measureHandover, type LatencyResult } from './handover.js';
 import { measureIdle } from './idle.js';
 import { type LockHandoverResult, measureEtcdctl, measureOurs } from './locks.js';
@@ -34,7 +36,16 @@ import {
 } from './report.js';
 import { measureScaling } from './scaling.js';
 
-const SECTIONS = ['memory', 'idle', 'handover', 'crash', 'scaling', 'locks', 'app-idle'] as const;
+const SECTIONS = [
+  'memory',
+  'idle',
+  'handover',
+  'breakdown',
+  'crash',
+  'scaling',
+  'locks',
+  'app-idle',
+] as const;
 type Section = (typeof SECTIONS)[number];
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -49,6 +60,9 @@ interface Plan {
   sizes: number[];
   goSizes: number[];
   scalingRounds: number;
+  /** Rounds of the handover breakdown per process state, and untimed rounds before warm ones. */
+  breakdownRounds: number;
+  breakdownWarmup: number;
   idleWindowMs: number;
   idleWarmupMs: number;
   idleCount: number;
@@ -102,6 +116,8 @@ function plan(argv: string[]): Plan {
     sizes: quick ? [3, 10] : [3, 10, 30, 100],
     goSizes: quick ? [3] : [3, 10, 30, 100],
     scalingRounds: quick ? 3 : Math.max(5, Math.ceil((rounds * 2) / 3)),
+    breakdownRounds: quick ? 1 : Math.max(5, Math.ceil(rounds / 2)),
+    breakdownWarmup: quick ? 1 : 20,
     idleWindowMs: quick ? 3_000 : 40_000,
     idleWarmupMs: quick ? 500 : 3_000,
     idleCount: quick ? 2 : 3,
@@ -148,6 +164,7 @@ async function main(): Promise<void> {
     rounds: p.rounds,
     oursApp: haveSample ? 'sample' : 'core',
     handover: [],
+    breakdown: [],
     crash: [],
     scaling: [],
     idle: [],
@@ -169,6 +186,7 @@ async function main(): Promise<void> {
         repeats: p.memoryRepeats,
         settleMs: p.memorySettleMs,
       });
+      results.memoryStages = await measureMemoryStages(ctx, p.memoryRepeats);
     }
     if (p.only.has('idle')) {
       const configs: Array<[Kind, number | undefined]> = p.quick
@@ -199,6 +217,13 @@ async function main(): Promise<void> {
       const kinds = [...(haveSample ? [ours] : []), core, etcdctl, etcd3, floor];
       results.handover = await measureHandover(ctx, kinds, p.rounds);
     }
+    if (p.only.has('breakdown')) {
+      log(`handover breakdown, ${p.breakdownRounds} rounds per process state`);
+      const variants = breakdownVariants(haveSample, !p.quick);
+      const cold = await measureColdBreakdown(ctx, variants, p.breakdownRounds);
+      const warm = await measureWarmBreakdown(ctx, p.breakdownRounds, p.breakdownWarmup);
+      results.breakdown = [...cold, warm];
+    }
     if (p.only.has('crash')) {
       log(`crash failover, ${p.crashRounds} rounds per TTL`);
       // etcdctl's 60 s session runs beside ours: it is idle while it waits for its lease to expire.
@@ -224,6 +249,7 @@ async function main(): Promise<void> {
         `scaling ${p.sizes.join('/')} (etcdctl ${p.goSizes.join('/')}), ${p.scalingRounds} rounds`,
       );
       results.scaling = await measureScaling(ctx, p.sizes, p.goSizes, p.scalingRounds);
+      results.startup = await measureStartup(ctx, 10, p.memoryRepeats);
       const skipped = p.sizes.filter(n => !p.goSizes.includes(n));
       if (skipped.length) {
         results.scalingNote = `etcdctl elect was not run at N = ${skipped.join(', ')} in this mode.`;

@@ -13,6 +13,7 @@
  * ELECTION_TTL (default 10), CANDIDATES (default 1), OBSERVE (`0` disables the observe loop).
  */
 import { Candidate, createEtcdClient } from '../../../lib/core/index.js';
+import { mark } from '../../../lib/core/marks.js';
 
 const hosts = (process.env.ETCD_HOSTS ?? '127.0.0.1:2379').split(',');
 const election = required('ELECTION_NAME');
@@ -65,6 +66,7 @@ let stopping = false;
 async function shutdown(): Promise<void> {
   if (stopping) return;
   stopping = true;
+  mark('shutdown');
   await Promise.allSettled([...live].map(c => c.stop()));
   client.close();
   process.exit(0);
@@ -76,6 +78,7 @@ process.on('SIGUSR2', () => process.stdout.write(`STATS ${stats()}\n`));
 process.on('SIGUSR1', () => {
   const leader = [...live].find(c => c.isLeader());
   if (!leader || stopping) return;
+  mark('shutdown');
   void retire(leader).then(() => {
     if (!stopping) add();
   });
