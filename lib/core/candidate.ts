@@ -147,6 +147,8 @@ export class Candidate {
   /** Set when stop() begins: the loops keep this node's place but never campaign or lead again. */
   private leaving = false;
   private leaderGoneAt?: { at: number; leader?: LeaderInfo };
+  /** The read a wake-up sends, which decides whether this node leads, while it is in flight. */
+  private deciding?: { promise: Promise<void>; resolve: () => void };
   private lastObserved?: LeaderInfo;
 
   /**
@@ -234,6 +236,7 @@ export class Candidate {
         signal: this.stopController.signal,
         backoff: this.backoff,
         onError: error => this.errorStream.next(error),
+        decided: () => this.deciding?.promise,
       });
     }
   }
@@ -601,8 +604,14 @@ export class Candidate {
         });
         const own = await this.election.waitForTurn(ticket, roundSignal, {
           onWatchEvents: count => (this.stats.waitWatchEvents += count),
-          onWake: () => this.stats.wakeups++,
-          onRead: resetBackoff,
+          onWake: () => {
+            this.stats.wakeups++;
+            this.beginDeciding();
+          },
+          onRead: () => {
+            resetBackoff();
+            this.endDeciding();
+          },
         });
         if (!own.owned) {
           if (own.exists) throw new AbandonSession('key-overwritten');
@@ -761,6 +770,18 @@ export class Candidate {
     if (this.term) this.stepDown(why, gone);
     else this.update({ role: 'follower', reason: why, ...gone });
     lifetime.abort(new LeadershipLostError(this.election.name, why));
+  }
+
+  private beginDeciding(): void {
+    this.endDeciding();
+    let resolve!: () => void;
+    const promise = new Promise<void>(r => (resolve = r));
+    this.deciding = { promise, resolve };
+  }
+
+  private endDeciding(): void {
+    this.deciding?.resolve();
+    this.deciding = undefined;
   }
 
   private onObserved(leader: LeaderInfo | undefined, at: number): void {

@@ -155,14 +155,23 @@ export class Election extends KeyQueue {
    */
   async observe(
     onChange: (leader: LeaderInfo | undefined, at: number) => void,
-    options: { signal: AbortSignal; backoff: BackoffOptions; onError?: (error: unknown) => void },
+    options: {
+      signal: AbortSignal;
+      backoff: BackoffOptions;
+      onError?: (error: unknown) => void;
+      /**
+       * Resolves once a read that decides who leads (a waiter's, woken by the same deletion) is
+       * answered; the observer holds back until then, so that its own work does not delay it.
+       */
+      decided?: () => Promise<void> | undefined;
+    },
   ): Promise<void> {
     const { signal } = options;
     let last: LeaderInfo | undefined | null = null;
-    const emit = (leader: LeaderInfo | undefined) => {
+    const emit = (leader: LeaderInfo | undefined, at = monotonicNow()) => {
       if (last !== null && sameLeader(last, leader)) return;
       last = leader;
-      onChange(leader, monotonicNow());
+      onChange(leader, at);
     };
     let failures = 0;
     while (!signal.aborted) {
@@ -188,13 +197,14 @@ export class Election extends KeyQueue {
         const leaderKv: IKeyValue = kv!;
         emit(this.toLeader(leaderKv));
         failures = 0;
+        let goneAt = 0;
         await watch(
           this.client,
           { key: leaderKv.key, startRevision: nextRevision(revision) },
           events => {
             for (const event of events) {
               if (event.type === 'Delete') {
-                emit(undefined);
+                goneAt = monotonicNow();
                 return true;
               }
               emit(this.toLeader(event.kv));
@@ -204,9 +214,12 @@ export class Election extends KeyQueue {
           { signal, timeout: this.settings.requestTimeout },
         );
         // The leader is gone. A candidate of this process waiting on the same key got the same
-        // deletion, maybe in the same read from the socket: let it read first, since its read
-        // decides who leads and ours only reports it.
+        // deletion, maybe in the same read from the socket: let its read go out and come back
+        // first (bounded), since it decides who leads and ours only reports it.
         await new Promise(resolve => setImmediate(resolve));
+        const decided = options.decided?.();
+        if (decided) await Promise.race([decided, sleep(100, signal)]);
+        emit(undefined, goneAt);
       } catch (error) {
         if (signal.aborted) return;
         options.onError?.(error);
