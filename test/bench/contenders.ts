@@ -74,8 +74,12 @@ export const FLOOR_MAIN = here('./peers/node-floor.js');
 /** The compiled preload that turns on and collects the library's handover marks. */
 export const MARKS_PROBE = here('./apps/marks-probe.js');
 
-/** The sample app's log line when it becomes leader (Nest Logger, context `Election`). */
-export const SAMPLE_LEADER_LINE = /\bleader \(elected\)/;
+/**
+ * The sample app's log line when it becomes leader of its election (Nest Logger, context
+ * `Election`: `[scheduler] leader (elected) key=…`); not the lines of its `@OnOneInstance` jobs
+ * (`@OnOneInstance Class.method [name]: leader (elected)`).
+ */
+export const SAMPLE_LEADER_LINE = /\] leader \(elected\) key=/;
 
 /** True when the compiled sample app exists (it is optional while being written). */
 export function sampleAvailable(): boolean {
@@ -139,6 +143,9 @@ export const ours: Kind = {
     const proc = node('ours', SAMPLE_MAIN, options, {
       PORT: String(await freePort()),
       NO_COLOR: '1',
+      // One election, as most apps have: without the demo's six housekeeping jobs, whose
+      // handovers would run alongside in every round.
+      SAMPLE_HOUSEKEEPING: 'off',
     });
     return {
       kind: 'ours',
