@@ -6,14 +6,16 @@
  * the settled R − 1. After each, a quiet window
  * counts any change left (there should be none).
  *
- * Run on its own: `npm run build:apps && node .build/test/bench/balance.js [--json path]
- * [--quiet-ms N]`. Prints a markdown table on stdout, progress on stderr.
+ * Run on its own: `npm run bench:balance` (or `node .build/test/bench/balance.js [--out md]
+ * [--json path] [--quiet-ms N]`). Prints a markdown table on stdout (and writes it with a
+ * heading to `--out`), progress on stderr.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Etcd3 } from 'etcd3';
 import { Balancer, Candidate, createEtcdClient } from '../../lib/core/index.js';
 import { delay, killAll, startEtcd, waitFor } from '../support/index.js';
+import { describeMachine } from './machine.js';
 
 interface Replica {
   name: string;
@@ -164,7 +166,11 @@ function table(rows: Row[]): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { json: { type: 'string' }, 'quiet-ms': { type: 'string', default: '10000' } },
+    options: {
+      json: { type: 'string' },
+      out: { type: 'string' },
+      'quiet-ms': { type: 'string', default: '10000' },
+    },
   });
   const quietMs = Number(values['quiet-ms']);
   const cluster = await startEtcd({ name: 'bench-balance' });
@@ -188,6 +194,24 @@ async function main(): Promise<void> {
   }
   console.log(table(rows));
   if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 2));
+  if (values.out) {
+    const machine = describeMachine();
+    writeFileSync(
+      values.out,
+      [
+        '# Balancing: time to settle and leadership changes',
+        '',
+        `Written by \`npm run bench:balance\` on ${machine.date} (${machine.cpu}, ${machine.cores} ` +
+          `cores; Node ${machine.node}; etcd ${machine.etcd}, one member). Each replica is one ` +
+          'core `Balancer` (default pacing) over E `Candidate`s on one etcd client, all in one ' +
+          'process. "Minimum" is the fewest changes of leader that reach the fair spread; the ' +
+          `quiet window (${quietMs / 1000} s) after settling counts any change left.`,
+        '',
+        table(rows),
+        '',
+      ].join('\n'),
+    );
+  }
 }
 
 main().catch(error => {
