@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { discoveredInstances } from './election-discovery.js';
 import { ElectionError } from './core/index.js';
 import {
   type WithoutOverlappingMetadata,
@@ -45,19 +46,11 @@ export class ElectionExplorer implements OnModuleInit {
 
   /** Scans every controller and provider instance once. */
   explore(): void {
-    const seen = new Set<object>();
-    const wrappers = [...this.discovery.getControllers(), ...this.discovery.getProviders()];
-    for (const wrapper of wrappers) {
-      const instance: unknown = wrapper.instance;
-      if (wrapper.isAlias || typeof instance !== 'object' || instance === null) continue;
-      const prototype: object | null = Object.getPrototypeOf(instance);
-      if (!prototype || seen.has(instance)) continue;
-      seen.add(instance);
-      const isStatic = wrapper.isDependencyTreeStatic();
+    for (const { instance, prototype, isStatic } of discoveredInstances(this.discovery)) {
       const route = this.accessor.getLeaderRoute(instance.constructor);
       if (route) this.election('@LeaderRoute', instance.constructor.name, route.election);
       for (const key of this.scanner.getAllMethodNames(prototype)) {
-        this.exploreMethod(instance as Record<string, unknown>, key, isStatic);
+        this.exploreMethod(instance, key, isStatic);
       }
     }
   }
@@ -116,23 +109,16 @@ export class LockExplorer implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    const seen = new Set<object>();
-    const wrappers = [...this.discovery.getControllers(), ...this.discovery.getProviders()];
-    for (const wrapper of wrappers) {
-      const instance: unknown = wrapper.instance;
-      if (wrapper.isAlias || typeof instance !== 'object' || instance === null) continue;
-      const prototype: object | null = Object.getPrototypeOf(instance);
-      if (!prototype || seen.has(instance)) continue;
-      seen.add(instance);
+    for (const { instance, prototype, isStatic } of discoveredInstances(this.discovery)) {
       for (const key of this.scanner.getAllMethodNames(prototype)) {
-        const method: unknown = (instance as Record<string, unknown>)[key];
+        const method: unknown = instance[key];
         if (typeof method !== 'function') continue;
         const job = this.reflector.get<WithoutOverlappingMetadata | undefined>(
           WITHOUT_OVERLAPPING_METADATA,
           method,
         );
         if (!job) continue;
-        if (!wrapper.isDependencyTreeStatic()) {
+        if (!isStatic) {
           this.logger.warn(nonStaticJobMessage(job.label));
           continue;
         }

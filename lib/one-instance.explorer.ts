@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnModuleInit, Optional } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { discoveredInstances } from './election-discovery.js';
 import { ElectionOptionsError } from './core/index.js';
 import {
   type OnOneInstanceMetadata,
@@ -32,23 +33,16 @@ export class OneInstanceExplorer implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    const seen = new Set<object>();
-    const wrappers = [...this.discovery.getControllers(), ...this.discovery.getProviders()];
-    for (const wrapper of wrappers) {
-      const instance: unknown = wrapper.instance;
-      if (wrapper.isAlias || typeof instance !== 'object' || instance === null) continue;
-      const prototype: object | null = Object.getPrototypeOf(instance);
-      if (!prototype || seen.has(instance)) continue;
-      seen.add(instance);
+    for (const { instance, prototype, isStatic } of discoveredInstances(this.discovery)) {
       for (const key of this.scanner.getAllMethodNames(prototype)) {
-        const method: unknown = (instance as Record<string, unknown>)[key];
+        const method: unknown = instance[key];
         if (typeof method !== 'function') continue;
         const job = this.reflector.get<OnOneInstanceMetadata | undefined>(
           ON_ONE_INSTANCE_METADATA,
           method,
         );
         if (!job) continue;
-        if (!wrapper.isDependencyTreeStatic()) {
+        if (!isStatic) {
           this.logger.warn(nonStaticOneInstanceMessage(job.label));
           continue;
         }
