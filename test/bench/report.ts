@@ -412,6 +412,11 @@ export function renderMarkdown(
       'child’s stdout pipe, identically for every implementation; they include the child’s ' +
       'signal handling, its etcd round trips and its logging.',
     '- p50/p90 are nearest-rank percentiles. Failed rounds are listed, never counted.',
+    '- Two more pages, each from its own command: [benchmarks-cluster.md](benchmarks-cluster.md) ' +
+      '(`npm run bench:cluster`: one sick member of a 3-member cluster, the time without a leader ' +
+      'beside TTL + 1 s) and [benchmarks-balance.md](benchmarks-balance.md) (`npm run ' +
+      'bench:balance`: balanced elections, E = 12 and 48 over R = 3 and 6, time to settle and ' +
+      'leadership changes).',
     '- `--only breakdown` runs the handover breakdown alone (a few minutes), e.g. to measure a ' +
       'change to the handover path; `--render results.json` rewrites the page from `--json` ' +
       'output without measuring.',
