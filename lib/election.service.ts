@@ -118,6 +118,7 @@ export class ElectionService
   private errorLogged = false;
   private readonly target: EtcdTarget;
   private stopping?: Promise<void>;
+  private resigned?: Promise<void>;
   /** State lines held back while the resign is on its way. */
   private heldLogs?: Leadership[];
   private closing?: Promise<void>;
@@ -288,15 +289,28 @@ export class ElectionService
   stop(): Promise<void> {
     if (!this.stopping) {
       mark('shutdown');
-      // The successor waits on the resign, which goes out within this turn of the event loop
-      // (unless leader work is still running): the state lines of the step-down come after it.
+      // The successor waits on the resign alone: the state lines of the step-down wait until
+      // etcd has answered it (or leader work holds it back, see drain()).
       this.heldLogs = [];
+      let resigned!: () => void;
+      this.resigned = new Promise<void>(resolve => (resigned = resolve));
+      void this.resigned.then(() => this.releaseLogs());
       this.stopping = this.candidate
-        .stop({ drain: () => this.drain() })
-        .finally(() => this.releaseLogs());
-      setImmediate(() => this.releaseLogs());
+        .stop({ drain: () => this.drain(), onResigned: resigned })
+        .finally(() => {
+          resigned();
+          this.releaseLogs();
+        });
     }
     return this.stopping;
+  }
+
+  /**
+   * @internal Settles once {@link stop}'s resign has been answered by etcd (or has failed, or
+   * there was nothing to resign), or stop() has ended; pending until stop() is called.
+   */
+  whenResigned(): Promise<void> {
+    return this.resigned ?? new Promise<void>(() => undefined);
   }
 
   /** Nest lifecycle hook: campaigns unless `autoStart` is false. */

@@ -355,9 +355,16 @@ export class Candidate {
    * again, but keeps its place in the queue while it awaits `drain` (bound it yourself), so no
    * successor starts before the old leader's work is done; then resigns and revokes the lease,
    * closing every stream and timer. Does not close the etcd client. Idempotent. A `resign()`
-   * still pending settles too.
+   * still pending settles too. `onResigned` is called once the resign has been answered (or has
+   * failed, or there was no key to resign): from then on no successor waits on this node.
    */
-  stop(options: { drain?: () => Promise<void> } = {}): Promise<void> {
+  stop(options: { drain?: () => Promise<void>; onResigned?: () => void } = {}): Promise<void> {
+    let resigned = options.onResigned;
+    const settle = () => {
+      const callback = resigned;
+      resigned = undefined;
+      callback?.();
+    };
     this.stopped ??= (async () => {
       this.leaving = true;
       this.stepDown('stopping');
@@ -369,6 +376,7 @@ export class Candidate {
       // (which the successor's linearizable read would queue behind) slows the handover.
       const ticket = this.ticket;
       if (ticket) this.keyGoneOnStop = await this.election.resign(ticket).catch(() => false);
+      settle();
       this.stopController.abort(new CandidateStoppedError(this.election.name));
       await Promise.allSettled([this.running, this.observing]);
       // Our key went with the resign above or with the lease revoked as the loop unwound.
@@ -381,7 +389,7 @@ export class Candidate {
         revision: undefined,
       });
       this.flushAndComplete();
-    })();
+    })().finally(settle);
     return this.stopped;
   }
 

@@ -264,12 +264,13 @@ export class TestElection {
   }
 
   /** Shutdown, as the real engine does it: the term ends, leader work drains, then stopped. */
-  stop(options: { drain?: () => Promise<void> } = {}): Promise<void> {
+  stop(options: { drain?: () => Promise<void>; onResigned?: () => void } = {}): Promise<void> {
     this.stopped ??= (async () => {
       this.leaving = true;
       this.endTerm('stopping');
       this.update({ role: 'follower', reason: 'stopping' });
       if (options.drain) await options.drain().catch(error => this.errorStream.next(error));
+      options.onResigned?.();
       this.update({
         role: 'disconnected',
         reason: 'stopped',
