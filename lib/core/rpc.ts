@@ -165,6 +165,12 @@ export function untilAborted(signal: AbortSignal): Promise<never> {
   });
 }
 
+/**
+ * How long a watch that ended successfully stays open before it is closed, in milliseconds:
+ * longer than the round trip its caller sends on waking, so the close runs after the answer.
+ */
+const SETTLED_CLOSE_DELAY = 50;
+
 /** What to watch: one key, or a range when `rangeEnd` is given, from `startRevision` on. */
 export interface WatchTarget {
   key: Buffer;
@@ -207,10 +213,13 @@ export async function watch(
       if (error === undefined) resolve();
       else reject(error);
       // Tear the stream down once the caller has moved on: closing a gRPC stream costs about a
-      // millisecond of CPU, which would otherwise delay the request a woken waiter sends next.
-      // Half-close first: a stream that is no longer writable is not reported to etcd3's
-      // circuit breaker when the cancel below surfaces as a CANCELLED error.
-      setImmediate(() => closeStream(stream));
+      // millisecond of CPU. A watch that saw what it waited for wakes a caller that sends a
+      // request at once and decides on its answer (a waiter's post-wait read), so its close
+      // waits until that answer is in, well past the next turn of the event loop; the others
+      // close on the next turn. Half-close first: a stream that is no longer writable is not
+      // reported to etcd3's circuit breaker when the cancel below surfaces as a CANCELLED error.
+      if (error === undefined) setTimeout(() => closeStream(stream), SETTLED_CLOSE_DELAY).unref();
+      else setImmediate(() => closeStream(stream));
     };
     const onAbort = () => finish(signal!.reason);
     if (signal?.aborted) return finish(signal.reason);
