@@ -200,7 +200,18 @@ describe('backoff', () => {
     await queued(b);
     const member = etcd().members[0];
     const watchers = () => memberMetric(member, 'etcd_debugging_mvcc_watcher_total');
-    const baseline = await watchers();
+    // The count once it holds still: a watch that just saw what it waited for (a's, as it
+    // campaigned) is closed a little later, not at once.
+    let previous = -1;
+    const baseline = await waitFor(
+      async () => {
+        const n = await watchers();
+        const settled = n === previous;
+        previous = n;
+        return settled && n;
+      },
+      { timeout: 5000, interval: 200, message: 'watcher count settled' },
+    );
     const errors: unknown[] = [];
     b.candidate.errors$.subscribe(error => errors.push(error));
     // Four interruptions, each followed by a successful read and a new wait.
