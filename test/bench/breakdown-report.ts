@@ -74,12 +74,11 @@ export function renderBreakdown(
         'what is left sits in grpc-js and Node.js’s HTTP/2 stack on both ends of each message ' +
         '(Go’s client does the same three round trips).' +
         (engine && unobserved
-          ? ' The largest share still in election code is the successor’s observe loop, which ' +
-            'handles the same deletion (state fan-out, a re-read of the queue, a new watch) ' +
-            'while the post-wait read is in flight: with it off, the resign → read-answered ' +
-            `path of a cold engine goes from ${ms(path(engine))} to ${ms(path(unobserved))} ms ` +
-            `and its total from ${ms(find(engine, 'total')?.p50)} to ` +
-            `${ms(find(unobserved, 'total')?.p50)} ms.`
+          ? ' The successor’s observe loop, which hears of the same deletion and holds its own ' +
+            'work back until the post-wait read is answered, still decodes its event first at ' +
+            'times: with it off, the resign → read-answered path of a cold engine is ' +
+            `${ms(path(unobserved))} ms against ${ms(path(engine))} ms, and its total ` +
+            `${ms(find(unobserved, 'total')?.p50)} against ${ms(find(engine, 'total')?.p50)} ms.`
           : ''),
       '',
     );
