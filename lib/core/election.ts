@@ -183,7 +183,11 @@ export class Election extends KeyQueue {
           emit(undefined);
           await watch(
             this.client,
-            { key: this.prefixKey, rangeEnd: this.prefixEnd, startRevision: revision },
+            {
+              key: this.prefixKey,
+              rangeEnd: this.prefixEnd,
+              startRevision: nextRevision(revision),
+            },
             events => {
               const put = events.find(event => event.type === 'Put');
               if (!put) return false;

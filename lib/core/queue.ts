@@ -127,7 +127,7 @@ export class KeyQueue {
       }
       await watch(
         this.client,
-        { key: predecessor.key, startRevision: res.header.revision },
+        { key: predecessor.key, startRevision: nextRevision(res.header.revision) },
         events => {
           mark('wait-event');
           hooks.onWatchEvents?.(events.length);

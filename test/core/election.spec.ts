@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Election, type LeaderInfo, Session, ValueTooLargeError } from '../../lib/core/index.js';
-import { deleteKey, waitFor } from '../support/index.js';
+import { deleteKey, memberMetric, waitFor } from '../support/index.js';
 import { useEtcd } from '../support/use-etcd.js';
 import { queued, type Tracked, uniqueName, useCandidates } from './fixtures.js';
 
@@ -215,6 +215,80 @@ describe('etcd election recipe', () => {
     expect(terms.length).toBeGreaterThan(0);
     for (const term of terms)
       expect(BigInt(term.revision!)).toBeGreaterThan(BigInt(vanishedRevision));
+  });
+});
+
+describe('watches etcd has in sync at once', () => {
+  // etcd brings a watch that starts at or before its current revision up to date in a loop
+  // that runs every 100 ms, and delivers nothing to it until then ("slow" watchers). A watch
+  // that starts after the revision just read is in sync from the start: a deletion right after
+  // it was created reaches it at once, not up to 100 ms later.
+  const member = () => etcd().members[0];
+  const watchers = () => memberMetric(member(), 'etcd_debugging_mvcc_watcher_total');
+  const slow = () => memberMetric(member(), 'etcd_debugging_mvcc_slow_watcher_total');
+
+  /** The watcher count once it holds still (watches of earlier tests may still be closing). */
+  async function settledWatchers(): Promise<number> {
+    let previous = -1;
+    return waitFor(
+      async () => {
+        const n = await watchers();
+        const settled = n === previous;
+        previous = n;
+        return settled && { n };
+      },
+      { timeout: 5000, interval: 200, message: 'watcher count settled' },
+    ).then(({ n }) => n);
+  }
+
+  /** Waits until etcd has exactly `count` watchers (the ones of the last round closed). */
+  const watching = (count: number, label: string) =>
+    waitFor(async () => (await watchers()) === count, {
+      timeout: 10_000,
+      interval: 5,
+      message: `${label}: ${count} watchers`,
+    });
+
+  /** Waits for one watcher more than `base`, then reads how many etcd has not synced yet. */
+  async function slowOnceWatching(base: number, label: string): Promise<number> {
+    await watching(base + 1, label);
+    return slow();
+  }
+
+  it('a waiter watches its predecessor from the revision after its read', async () => {
+    const name = uniqueName('synced-wait');
+    const a = start({ election: name, value: 'a', observe: false });
+    await a.candidate.waitForLeadership({ timeout: 10_000 });
+    const base = await settledWatchers();
+    const seen: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await watching(base, `before b${i}`);
+      const b = start({ election: name, value: `b${i}`, observe: false });
+      seen.push(await slowOnceWatching(base, `b${i}`));
+      await b.candidate.stop();
+    }
+    expect(seen).toEqual([0, 0, 0, 0, 0]);
+  });
+
+  it('an observer of an empty election watches from the revision after its read', async () => {
+    const base = await settledWatchers();
+    const seen: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await watching(base, `before observer ${i}`);
+      const election = new Election(client(), uniqueName('synced-observe'), settings);
+      const controller = new AbortController();
+      const observing = election.observe(() => undefined, {
+        signal: controller.signal,
+        backoff: { initial: 100, max: 1000 },
+      });
+      try {
+        seen.push(await slowOnceWatching(base, `observer ${i}`));
+      } finally {
+        controller.abort();
+        await observing;
+      }
+    }
+    expect(seen).toEqual([0, 0, 0, 0, 0]);
   });
 });
 
