@@ -149,6 +149,8 @@ export class Candidate {
   private leaderGoneAt?: { at: number; leader?: LeaderInfo };
   /** The read a wake-up sends, which decides whether this node leads, while it is in flight. */
   private deciding?: { promise: Promise<void>; resolve: () => void };
+  /** The predecessor's key while the waiter watches it. */
+  private waitingOn?: string;
   private lastObserved?: LeaderInfo;
 
   /**
@@ -236,7 +238,11 @@ export class Candidate {
         signal: this.stopController.signal,
         backoff: this.backoff,
         onError: error => this.errorStream.next(error),
-        decided: () => this.deciding?.promise,
+        decided: deleted => {
+          // The waiter's own event for this deletion may still be on its way: its read decides.
+          if (!this.deciding && deleted === this.waitingOn) this.beginDeciding();
+          return this.deciding?.promise;
+        },
       });
     }
   }
@@ -612,12 +618,15 @@ export class Candidate {
         });
         const own = await this.election.waitForTurn(ticket, roundSignal, {
           onWatchEvents: count => (this.stats.waitWatchEvents += count),
+          onWait: predecessor => (this.waitingOn = predecessor),
           onWake: () => {
             this.stats.wakeups++;
-            this.beginDeciding();
+            // The observer may have begun the decision on seeing the same deletion first.
+            if (!this.deciding) this.beginDeciding();
           },
           onRead: () => {
             resetBackoff();
+            this.waitingOn = undefined;
             this.endDeciding();
           },
         });
@@ -642,6 +651,9 @@ export class Candidate {
         delay = backoffDelay(failures++, this.backoff);
       } finally {
         if (this.round === round && delay === 0) this.round = undefined;
+        // No wait is running now: nothing for the observer to hold back for.
+        this.waitingOn = undefined;
+        this.endDeciding();
       }
       // The pause after an error still listens to resign() (and the loop's end) through the round.
       await sleep(delay, roundSignal).catch(() => signal.throwIfAborted());

@@ -160,10 +160,11 @@ export class Election extends KeyQueue {
       backoff: BackoffOptions;
       onError?: (error: unknown) => void;
       /**
-       * Resolves once a read that decides who leads (a waiter's, woken by the same deletion) is
-       * answered; the observer holds back until then, so that its own work does not delay it.
+       * Given the key whose deletion the observer saw: resolves once a read that decides who
+       * leads (a waiter's, woken by the same deletion) is answered; the observer holds back
+       * until then (at most 100 ms), so that its own work does not delay it.
        */
-      decided?: () => Promise<void> | undefined;
+      decided?: (deletedKey: string) => Promise<void> | undefined;
     },
   ): Promise<void> {
     const { signal } = options;
@@ -221,7 +222,7 @@ export class Election extends KeyQueue {
         // deletion, maybe in the same read from the socket: let its read go out and come back
         // first (bounded), since it decides who leads and ours only reports it.
         await new Promise(resolve => setImmediate(resolve));
-        const decided = options.decided?.();
+        const decided = options.decided?.(leaderKv.key.toString());
         if (decided) await Promise.race([decided, sleep(100, signal)]);
         emit(undefined, goneAt);
       } catch (error) {

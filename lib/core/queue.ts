@@ -32,6 +32,8 @@ export interface QueueTicket {
 export interface WaitHooks {
   /** Called with the number of watch events each time a wait watch delivers some. */
   onWatchEvents?(count: number): void;
+  /** Called with the predecessor's key as the wait starts watching it. */
+  onWait?(predecessor: string): void;
   /** Called when the predecessor we waited on is deleted. */
   onWake?(): void;
   /** Called after each successful read of the queue (etcd answers again). */
@@ -125,6 +127,7 @@ export class KeyQueue {
       if (!predecessor) {
         return ownership(ticket, res.responses[1]?.response_range?.kvs[0], res.header.revision);
       }
+      hooks.onWait?.(predecessor.key.toString());
       await watch(
         this.client,
         { key: predecessor.key, startRevision: nextRevision(res.header.revision) },
