@@ -297,10 +297,7 @@ export class ElectionService
       void this.resigned.then(() => this.releaseLogs());
       this.stopping = this.candidate
         .stop({ drain: () => this.drain(), onResigned: resigned })
-        .finally(() => {
-          resigned();
-          this.releaseLogs();
-        });
+        .finally(resigned);
     }
     return this.stopping;
   }

@@ -362,7 +362,8 @@ export class Candidate {
    * successor starts before the old leader's work is done; then resigns and revokes the lease,
    * closing every stream and timer. Does not close the etcd client. Idempotent. A `resign()`
    * still pending settles too. `onResigned` is called once the resign has been answered (or has
-   * failed, or there was no key to resign): from then on no successor waits on this node.
+   * failed, or there was no key to resign): from then on no successor waits on this node. Only
+   * the first call's options count; later calls return the same promise.
    */
   stop(options: { drain?: () => Promise<void>; onResigned?: () => void } = {}): Promise<void> {
     let resigned = options.onResigned;
