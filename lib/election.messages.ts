@@ -3,6 +3,7 @@ import {
   type Leadership,
   type RebalanceStep,
   classifyEtcdError,
+  etcdFailureCause,
 } from './core/index.js';
 
 /** Every user-facing message of the Nest layer, as functions. */
@@ -28,31 +29,6 @@ export interface EtcdTarget {
   requestTimeout: number;
 }
 
-/** The root cause an error from etcd3 or gRPC carries, in a few plain words. */
-function shortCause(error: unknown): string {
-  const text = describeError(error);
-  const code = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH|ETIMEDOUT)\b/.exec(
-    text,
-  );
-  if (code) {
-    const words: Record<string, string> = {
-      ECONNREFUSED: 'connection refused',
-      ENOTFOUND: 'host not found',
-      EAI_AGAIN: 'host name lookup failed',
-      ECONNRESET: 'connection reset',
-      EHOSTUNREACH: 'host unreachable',
-      ETIMEDOUT: 'connection timed out',
-    };
-    return words[code[1]];
-  }
-  const etcd = /etcdserver: ([^.;\n]+)/.exec(text);
-  if (etcd) return etcd[1];
-  return text
-    .replace(/^\d+ [A-Z_]+: /, '')
-    .replace(/\s+Resolution note:.*$/s, '')
-    .slice(0, 120);
-}
-
 /**
  * One line that names the hosts tried, the cause in plain words, and what to check, for an
  * error from etcd.
@@ -62,8 +38,8 @@ export function etcdFailureMessage(error: unknown, target?: EtcdTarget): string 
   switch (classifyEtcdError(error)) {
     case 'unreachable':
       return (
-        `${at} does not answer (${shortCause(error)}). ` +
-        `Check ETCD_HOSTS (the "etcd.hosts" option) and that etcd is running there.`
+        `${at} does not answer (${etcdFailureCause(error)}). ` +
+        `Check the "etcd.hosts" option and that etcd is running there.`
       );
     case 'timeout':
       return (
@@ -73,18 +49,18 @@ export function etcdFailureMessage(error: unknown, target?: EtcdTarget): string 
       );
     case 'auth-failed':
       return (
-        `${at} rejected the user name or password (${shortCause(error)}). ` +
+        `${at} rejected the user name or password (${etcdFailureCause(error)}). ` +
         `Check "etcd.auth" (username, password).`
       );
     case 'permission-denied':
       return (
-        `${at} denies this user the election's keys (${shortCause(error)}). ` +
+        `${at} denies this user the election's keys (${etcdFailureCause(error)}). ` +
         `Grant its role readwrite on the prefix: ` +
         `etcdctl role grant-permission <role> --prefix=true readwrite '${target?.prefix ?? '<election>/'}'.`
       );
     case 'tls-rejected':
       return (
-        `the TLS handshake with ${at} failed (${shortCause(error)}). ` +
+        `the TLS handshake with ${at} failed (${etcdFailureCause(error)}). ` +
         `Check "etcd.credentials" (rootCertificate, client certificate and key) and the https:// URLs.`
       );
     case 'no-leader':

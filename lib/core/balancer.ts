@@ -1,7 +1,7 @@
 import type { Observable, Subscription } from 'rxjs';
-import { publishRebalanced } from './diagnostics.js';
+import { publishRebalanced } from './diagnostics/index.js';
 import type { LeaderInfo, Participant } from './election.js';
-import { ElectionOptionsError } from './errors.js';
+import { ElectionOptionsError } from './errors/index.js';
 import type { Leadership } from './leadership.js';
 import { sleep } from './rpc.js';
 

@@ -8,15 +8,16 @@ import {
   LeadershipLostError,
   LeadershipTimeoutError,
   NotLeaderError,
-} from './errors.js';
-import { type EtcdRefusal, refusalOf } from './etcd-errors.js';
+  SessionsClosedError,
+} from './errors/index.js';
+import { type EtcdRefusal, isRefusal, refusalOf } from './errors/index.js';
 import {
   publishElected,
   publishEtcdError,
   publishLeaderObserved,
   publishState,
   publishTermEnded,
-} from './diagnostics.js';
+} from './diagnostics/index.js';
 import { Election, type LeaderInfo, type Participant, type Ticket } from './election.js';
 import { candidateKey } from './keys.js';
 import {
@@ -32,7 +33,7 @@ import { sleep, unary, untilAborted } from './rpc.js';
 import { deadlineAware } from './term-signal.js';
 import { scheduleWarmUp } from './warmup.js';
 import { Session, type SessionLossReason } from './session.js';
-import { type Sessions, SessionsClosedError } from './sessions.js';
+import type { Sessions } from './sessions.js';
 
 /** Counters of one candidate since it started. */
 export interface CandidateStats {
@@ -862,8 +863,4 @@ export class Candidate {
     this.leaderState.complete();
     this.errorStream.complete();
   }
-}
-
-function isRefusal(reason: LeadershipReason): reason is EtcdRefusal {
-  return reason === 'auth-failed' || reason === 'permission-denied' || reason === 'tls-rejected';
 }

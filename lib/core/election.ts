@@ -1,7 +1,7 @@
 import type { Etcd3, IKeyValue, ITxnResponse } from 'etcd3';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
-import { NotLeaderError, ValueTooLargeError } from './errors.js';
-import { refusalOf } from './etcd-errors.js';
+import { NotLeaderError, ValueTooLargeError } from './errors/index.js';
+import { refusalOf } from './errors/index.js';
 import { candidateKey, leaseHexOfKey, leaseIdHex, nextRevision } from './keys.js';
 import { sameLeader } from './leadership.js';
 import { mark } from './marks.js';

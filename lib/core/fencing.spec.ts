@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ElectionOptionsError } from './errors.js';
+import { ElectionOptionsError } from './errors/index.js';
 import { compareFencingTokens, fencingRevision } from './fencing.js';
 
 const token = (revision: string) => ({ key: 'jobs/694d8b2c1f9a0b13', revision });

@@ -1,4 +1,4 @@
-import { ElectionOptionsError } from './errors.js';
+import { ElectionOptionsError } from './errors/index.js';
 import type { FencingToken } from './leadership.js';
 
 /** A fencing token, or its revision as the decimal string or `bigint` a store kept. */

@@ -4,28 +4,24 @@ export * from './client.js';
 export * from './clock.js';
 export {
   DIAGNOSTICS_CHANNELS,
-  etcdErrorKind,
   type DiagnosticsChannelName,
   type DiagnosticsEvent,
   type ElectedEvent,
   type EtcdErrorEvent,
-  type EtcdErrorKind,
   type LeaderObservedEvent,
   type LockEvent,
   type RebalancedEvent,
   type SessionLostEvent,
   type StateEvent,
   type TermEndedEvent,
-} from './diagnostics.js';
+} from './diagnostics/index.js';
 export * from './election.js';
-export * from './errors.js';
-export * from './etcd-errors.js';
+export * from './errors/index.js';
 export * from './keys.js';
 export * from './leadership.js';
 export * from './options.js';
 export { monotonicNow } from './rpc.js';
 export * from './session.js';
-export * from './lock-errors.js';
 export * from './lock.js';
 export * from './mutex.js';
 export * from './sessions.js';

@@ -1,6 +1,6 @@
 import type { ComparatorBuilder } from 'etcd3';
 import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
-import { ElectionOptionsError } from './errors.js';
+import { ElectionOptionsError } from './errors/index.js';
 import {
   type LockLossReason,
   LockLostError,
@@ -8,9 +8,9 @@ import {
   LockTimeoutError,
   LocksClosedError,
   NoSessionError,
-} from './lock-errors.js';
+} from './errors/index.js';
 import { Mutex, type MutexEntry, type MutexTicket } from './mutex.js';
-import { publishLockAcquired, publishLockLost, publishLockReleased } from './diagnostics.js';
+import { publishLockAcquired, publishLockLost, publishLockReleased } from './diagnostics/index.js';
 import { monotonicNow, sleep } from './rpc.js';
 import type { Session, SessionLossReason } from './session.js';
 import type { Sessions } from './sessions.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { systemClock } from './clock.js';
 import { resolveCandidateOptions } from './options.js';
-import { ElectionOptionsError } from './errors.js';
+import { ElectionOptionsError } from './errors/index.js';
 
 describe('resolveCandidateOptions', () => {
   it('applies the documented defaults', () => {
@@ -9,6 +10,7 @@ describe('resolveCandidateOptions', () => {
       margin: 2000,
       requestTimeout: 5000,
       backoff: { initial: 100, max: 5000 },
+      clock: systemClock,
       observe: true,
       maxRequestBytes: 1_572_864,
     });

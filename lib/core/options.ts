@@ -1,6 +1,7 @@
+/** The engine's settings: defaults and validation, once, into the type every primitive takes. */
 import { type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
-import type { Clock } from './clock.js';
-import { ElectionOptionsError } from './errors.js';
+import { type Clock, systemClock } from './clock.js';
+import { ElectionOptionsError } from './errors/index.js';
 
 /** The largest lease TTL etcd grants (its `MaxLeaseTTL`), in seconds. */
 export const MAX_TTL = 9_000_000_000;
@@ -46,14 +47,40 @@ export interface CandidateOptions {
   clock?: Clock;
 }
 
-/** The fully resolved settings of a candidate, after defaults and validation. */
-export interface ResolvedCandidateOptions {
+/** The settings every session of one connection shares, as {@link CandidateOptions} takes them. */
+export type SessionSettingsOptions = Pick<
+  CandidateOptions,
+  'ttl' | 'margin' | 'requestTimeout' | 'backoff' | 'clock'
+>;
+
+/**
+ * The lease settings after defaults and validation: what `Session`, `Sessions`, `Candidate` and
+ * `Locks` take as they are (none of them checks or defaults a setting again).
+ */
+export interface SessionSettings {
+  /** Lease TTL in seconds. */
   ttl: number;
+  /** Milliseconds the local lease deadline precedes the last keepalive's send time + TTL. */
   margin: number;
+  /** Time budget of each etcd request, in milliseconds. */
   requestTimeout: number;
+  /** Retry delays after failures. */
   backoff: BackoffOptions;
+  /** The clocks lease deadlines are judged by. */
+  clock: Clock;
+}
+
+/** The fully resolved settings of a candidate (and of a connection's jobs and locks). */
+export interface ResolvedCandidateOptions extends SessionSettings {
+  /** Follow who leads with etcd's observe loop. */
   observe: boolean;
+  /** Largest request etcd accepts, in bytes. */
   maxRequestBytes: number;
+}
+
+/** How often a lease of `ttl` seconds is kept alive, in milliseconds: three times per TTL. */
+export function keepaliveInterval(ttl: number): number {
+  return (ttl * 1000) / 3;
 }
 
 /** The default margin for `ttl`: a fifth of it, at least 1 s, but never over half of it. */
@@ -70,13 +97,30 @@ export function defaultRequestTimeout(ttl: number): number {
  * Applies defaults and validates; throws {@link ElectionOptionsError} naming the first bad field.
  */
 export function resolveCandidateOptions(options: CandidateOptions): ResolvedCandidateOptions {
-  const { election, value } = options;
+  checkIdentity(options.election, options.value);
+  return resolveEngineOptions(options);
+}
+
+/** Checks an election name and a candidate's value (any UTF-8 string). */
+export function checkIdentity(election: unknown, value: unknown): void {
   if (typeof election !== 'string' || election.length === 0) {
     throw new ElectionOptionsError('election', election, 'a non-empty string');
   }
   if (typeof value !== 'string') {
     throw new ElectionOptionsError('value', value, 'a string (any UTF-8)');
   }
+}
+
+/** The lease settings of `options`, with defaults, validated. */
+export function resolveSessionSettings(options: SessionSettingsOptions = {}): SessionSettings {
+  const { ttl, margin, requestTimeout, backoff, clock } = resolveEngineOptions(options);
+  return { ttl, margin, requestTimeout, backoff, clock };
+}
+
+/** Every setting of `options` but the election and the value, with defaults, validated. */
+export function resolveEngineOptions(
+  options: Omit<CandidateOptions, 'election' | 'value'>,
+): ResolvedCandidateOptions {
   const ttl = options.ttl ?? 10;
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL) {
     throw new ElectionOptionsError(
@@ -86,12 +130,12 @@ export function resolveCandidateOptions(options: CandidateOptions): ResolvedCand
     );
   }
   const margin = options.margin ?? defaultMargin(ttl);
-  const keepaliveInterval = (ttl * 1000) / 3;
-  if (typeof margin !== 'number' || !(margin >= 0) || margin > ttl * 1000 - keepaliveInterval) {
+  const interval = keepaliveInterval(ttl);
+  if (typeof margin !== 'number' || !(margin >= 0) || margin > ttl * 1000 - interval) {
     throw new ElectionOptionsError(
       'margin',
       margin,
-      `milliseconds from 0 to ${Math.floor(ttl * 1000 - keepaliveInterval)} (TTL minus one keepalive interval) for ttl ${ttl}`,
+      `milliseconds from 0 to ${Math.floor(ttl * 1000 - interval)} (TTL minus one keepalive interval) for ttl ${ttl}`,
     );
   }
   const requestTimeout = options.requestTimeout ?? defaultRequestTimeout(ttl);
@@ -129,5 +173,6 @@ export function resolveCandidateOptions(options: CandidateOptions): ResolvedCand
       'a whole number of bytes, at least 1024',
     );
   }
-  return { ttl, margin, requestTimeout, backoff, observe, maxRequestBytes };
+  const clock = options.clock ?? systemClock;
+  return { ttl, margin, requestTimeout, backoff, clock, observe, maxRequestBytes };
 }

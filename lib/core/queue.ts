@@ -7,7 +7,7 @@ import type {
   ITxnRequest,
   ITxnResponse,
 } from 'etcd3';
-import { ValueTooLargeError } from './errors.js';
+import { ValueTooLargeError } from './errors/index.js';
 import {
   candidateKey,
   electionPrefix,

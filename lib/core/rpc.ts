@@ -1,7 +1,7 @@
 import type { Etcd3, IEvent, IResponseHeader, IWatchResponse } from 'etcd3';
 import { systemClock } from './clock.js';
-import { WatchInterruptedError } from './errors.js';
-import { classifyEtcdError } from './etcd-errors.js';
+import { WatchInterruptedError } from './errors/index.js';
+import { classifyEtcdError } from './errors/index.js';
 import { type Member, type Service, Transport } from './transport.js';
 
 /** gRPC call options as etcd3's raw clients take them. */

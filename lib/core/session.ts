@@ -8,8 +8,8 @@ import {
   systemClock,
   timerDelay,
 } from './clock.js';
-import { classifyEtcdError } from './etcd-errors.js';
-import { publishSessionLost } from './diagnostics.js';
+import { classifyEtcdError, isLeaseNotFound } from './errors/index.js';
+import { publishSessionLost } from './diagnostics/index.js';
 import { leaseIdHex } from './keys.js';
 import { type DuplexStream, closeStream, openStream, unary } from './rpc.js';
 import { type Member, Transport } from './transport.js';
@@ -345,8 +345,8 @@ export async function revokeLease(
       await unary(client, 'Lease', 'leaseRevoke', { ID: id }, { timeout });
       return;
     } catch (error) {
+      if (isLeaseNotFound(error)) return;
       const message = String((error as Error)?.message);
-      if (/requested lease not found/.test(message)) return;
       if (!options.persist || /client was already closed|ClientClosed/i.test(message)) return;
     }
     await new Promise(resolve => setTimeout(resolve, Math.min(500, 50 * 2 ** attempt)).unref());

@@ -1,8 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
 import type { Clock } from './clock.js';
-import { ElectionError } from './errors.js';
-import { refusalOf } from './etcd-errors.js';
+import { SessionsClosedError, isLeaseNotFound, refusalOf } from './errors/index.js';
 import { sleep, unary } from './rpc.js';
 import { Session, type SessionLossReason } from './session.js';
 
@@ -37,13 +36,6 @@ export interface SessionsStats {
   revoked: number;
   /** Old leases etcd no longer had when we came to revoke them (expired there already). */
   alreadyGone: number;
-}
-
-/** The error a {@link Sessions} rejects with once it is closed. */
-export class SessionsClosedError extends ElectionError {
-  constructor() {
-    super('The etcd session owner is closed; no further session will be granted.');
-  }
 }
 
 /**
@@ -249,7 +241,7 @@ export class Sessions {
         this.stats.revoked++;
         return;
       } catch (error) {
-        if (error instanceof Error && /lease not found/i.test(error.message)) {
+        if (isLeaseNotFound(error)) {
           this.stats.alreadyGone++;
           return;
         }

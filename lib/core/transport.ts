@@ -1,5 +1,5 @@
 import { type Etcd3, EtcdInvalidAuthTokenError, castGrpcError } from 'etcd3';
-import { classifyEtcdError } from './etcd-errors.js';
+import { classifyEtcdError } from './errors/index.js';
 
 /** The etcd gRPC services the engine calls. */
 export type Service = 'KV' | 'Lease' | 'Watch';

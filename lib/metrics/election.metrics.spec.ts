@@ -13,7 +13,7 @@ import {
   publishSessionLost,
   publishState,
   publishTermEnded,
-} from '../core/diagnostics.js';
+} from '../core/diagnostics/index.js';
 import { type Leadership, initialLeadership, transition } from '../core/leadership.js';
 import { monotonicNow } from '../core/rpc.js';
 import { ElectionMetrics } from './election.metrics.js';
