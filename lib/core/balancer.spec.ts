@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type QueueView, type RebalanceBudget, planRebalance } from './balancer.js';
+import { type QueueView, type RebalanceBudget, planRebalance } from './rebalance-plan.js';
 
 /** Queues as strings: `'a,b,c'` = a leads, then b, then c; `me` is this replica. */
 function views(...queues: string[]): QueueView[] {

@@ -26,3 +26,4 @@ export * from './lock.js';
 export * from './mutex.js';
 export * from './sessions.js';
 export * from './balancer.js';
+export * from './rebalance-plan.js';
