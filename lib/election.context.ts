@@ -1,3 +1,4 @@
+/** The term of the `@LeaderOnly` call running now, shared by both builds of the library. */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { LeaderTerm } from './core/index.js';
 

@@ -1,3 +1,4 @@
+/** The public API of `nestjs-etcd-election`. */
 export {
   CandidateStoppedError,
   createEtcdClient,

@@ -1,3 +1,4 @@
+/** The etcd3 client as the engine wants it: no gRPC retries, keepalive pings, fast reconnects. */
 import { Etcd3, type IOptions } from 'etcd3';
 
 type FaultPolicy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;

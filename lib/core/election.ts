@@ -1,3 +1,4 @@
+/** etcd's election recipe, as Go's `concurrency.Election` has it: campaign, proclaim, resign, observe. */
 import type { Etcd3, IKeyValue, ITxnResponse } from 'etcd3';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { NotLeaderError, ValueTooLargeError } from './errors/index.js';

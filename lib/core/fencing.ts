@@ -1,3 +1,4 @@
+/** Fencing tokens: the create revision of a leader's or holder's key, compared as int64. */
 import { ElectionOptionsError } from './errors/index.js';
 import type { FencingToken } from './leadership.js';
 

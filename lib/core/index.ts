@@ -1,3 +1,4 @@
+/** The engine: etcd's recipes and their supervisors. Imports etcd3 and rxjs, never @nestjs/*. */
 export * from './backoff.js';
 export * from './candidate.js';
 export * from './client.js';

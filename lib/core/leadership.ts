@@ -1,3 +1,4 @@
+/** One node's standing in one election (`Leadership`) and the pure transition between snapshots. */
 import type { LeaderInfo } from './election.js';
 
 /** This node's role in an election. */

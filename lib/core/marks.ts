@@ -1,3 +1,4 @@
+/** Named performance marks on the handover path, for the bench's per-phase breakdown. */
 import { performance } from 'node:perf_hooks';
 
 /** Prefix of every mark the library puts on the performance timeline. */

@@ -1,3 +1,4 @@
+/** etcd's mutex recipe, as Go's `concurrency.Mutex` has it: lock, try-lock, unlock. */
 import type { Etcd3, ITxnResponse, IRangeResponse } from 'etcd3';
 import {
   KeyQueue,

@@ -1,3 +1,4 @@
+/** The queue both recipes share: keys under a prefix, oldest first, and the wait on a predecessor. */
 import type {
   ComparatorBuilder,
   Etcd3,

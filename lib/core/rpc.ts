@@ -1,3 +1,4 @@
+/** Requests and streams on etcd3's gRPC clients: deadlines, abort signals, failover, closes. */
 import type { Etcd3, IEvent, IResponseHeader, IWatchResponse } from 'etcd3';
 import { systemClock } from './clock.js';
 import { WatchInterruptedError } from './errors/index.js';

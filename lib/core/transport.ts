@@ -1,3 +1,4 @@
+/** Which etcd member a client talks to, and moving to the next when one fails. */
 import { type Etcd3, EtcdInvalidAuthTokenError, castGrpcError } from 'etcd3';
 import { classifyEtcdError } from './errors/index.js';
 

@@ -1,3 +1,4 @@
+/** Warms the gRPC paths a handover takes, without writing, so the first one is not slow. */
 import type { Etcd3 } from 'etcd3';
 import { type DuplexStream, closeStream, openStream, unary } from './rpc.js';
 

@@ -1,3 +1,4 @@
+/** Every decorator of the library. */
 export { CurrentLeadership } from './current-leadership.decorator.js';
 export * from './inject-election.decorator.js';
 export * from './leader-only.decorator.js';

@@ -1,1 +1,2 @@
+/** The guards of the Nest layer. */
 export * from './leader.guard.js';

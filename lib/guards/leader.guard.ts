@@ -1,3 +1,4 @@
+/** `LeaderGuard`: routes that answer only on the leader; followers answer 503 naming it. */
 import {
   type CanActivate,
   type ExecutionContext,

@@ -1,3 +1,4 @@
+/** The terminus health indicator of the elections and their sessions. */
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { ElectionRegistry } from '../election.registry.js';

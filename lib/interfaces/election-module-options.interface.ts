@@ -1,3 +1,4 @@
+/** The options `ElectionModule.forRoot*()` takes. */
 import type {
   InjectionToken,
   ModuleMetadata,

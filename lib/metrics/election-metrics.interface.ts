@@ -1,3 +1,4 @@
+/** The options of the metrics module. */
 import type { Registry } from 'prom-client';
 
 /** Settings of {@link ElectionMetrics} and `ElectionMetricsModule`. */

@@ -1,3 +1,4 @@
+/** `ElectionMetricsModule`: registers the library's Prometheus metrics. */
 import {
   type DynamicModule,
   type FactoryProvider,

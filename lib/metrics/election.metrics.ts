@@ -1,3 +1,4 @@
+/** Maps the library's diagnostics events onto Prometheus metrics, one set per registry. */
 import diagnostics from 'node:diagnostics_channel';
 import { Counter, Gauge, Histogram, type Metric, type Registry, register } from 'prom-client';
 import {

@@ -1,3 +1,4 @@
+/** `startTestEtcd`: a throwaway etcd on free ports, for tests. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
