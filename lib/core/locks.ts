@@ -11,6 +11,7 @@ import { publishLockAcquired } from './diagnostics/index.js';
 import { LocalQueue } from './local-queue.js';
 import { Lock } from './lock.js';
 import { Mutex, type MutexEntry, type MutexTicket } from './mutex.js';
+import { type RetryWhileAliveOptions, retryWhileAlive } from './retry.js';
 import { monotonicNow, sleep } from './rpc.js';
 import type { Session } from './session.js';
 import type { Sessions } from './sessions.js';
@@ -72,6 +73,7 @@ export class Locks {
   };
 
   private readonly backoff: BackoffOptions;
+  private readonly retrying: RetryWhileAliveOptions;
   private readonly queues = new Map<string, LocalQueue>();
   private readonly heldLocks = new Set<Lock>();
   private readonly closeController = new AbortController();
@@ -83,6 +85,12 @@ export class Locks {
     private readonly options: LocksOptions,
   ) {
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    // Once closing, a failed unlock is not retried: see unlockUntilDone.
+    this.retrying = {
+      backoff: this.backoff,
+      onError: error => this.options.onError?.(error),
+      giveUp: () => this.closeController.signal.aborted,
+    };
   }
 
   /** True while some lock is held, or some acquire is waiting, in this process. */
@@ -306,35 +314,12 @@ export class Locks {
    * lease's revoke on shutdown deletes the key anyway.
    */
   private unlockUntilDone(mutex: Mutex, ticket: MutexTicket, session: Session): Promise<void> {
-    return this.retryWhileAlive(session, signal => mutex.unlock(ticket, signal));
+    return retryWhileAlive(session, signal => mutex.unlock(ticket, signal), this.retrying);
   }
 
   /** Like {@link unlockUntilDone}, for a key someone overwrote: deletes it unguarded. */
   private evictUntilDone(mutex: Mutex, ticket: MutexTicket, session: Session): Promise<void> {
-    return this.retryWhileAlive(session, signal => mutex.evict(ticket, signal));
-  }
-
-  private async retryWhileAlive(
-    session: Session,
-    fn: (signal: AbortSignal) => Promise<unknown>,
-  ): Promise<void> {
-    const gone = new AbortController();
-    const off = session.onLost(reason => gone.abort(reason));
-    try {
-      for (let attempt = 0; session.isAlive(); attempt++) {
-        try {
-          await fn(gone.signal);
-          return;
-        } catch (error) {
-          if (gone.signal.aborted) return;
-          this.options.onError?.(error);
-          if (this.closeController.signal.aborted) return;
-        }
-        await sleep(backoffDelay(attempt, this.backoff), gone.signal).catch(() => undefined);
-      }
-    } finally {
-      off();
-    }
+    return retryWhileAlive(session, signal => mutex.evict(ticket, signal), this.retrying);
   }
 
   /** The live session, waiting at most `ms` for one to be granted. */
