@@ -1,4 +1,5 @@
 import type { Etcd3, ILeaseKeepAliveResponse } from 'etcd3';
+import { type BackoffOptions, backoffDelay } from './backoff.js';
 import {
   type Clock,
   type Instant,
@@ -177,7 +178,7 @@ export class Session {
     this.lose('closed');
     this.revoked ??= revokeLease(this.client, this.leaseId, this.options.requestTimeout, {
       persist: options.persist ?? false,
-    });
+    }).then(() => undefined);
     return this.revoked;
   }
 
@@ -329,26 +330,73 @@ export class Session {
   }
 }
 
+/** How {@link revokeLease} ended: etcd revoked the lease, had it no more, or we stopped trying. */
+export type RevokeOutcome = 'revoked' | 'already-gone' | 'abandoned';
+
+/** How {@link revokeLease} retries. */
+export interface RevokeOptions {
+  /**
+   * Retry until etcd answers: revoked, or the lease is gone already. Otherwise one attempt.
+   * @default false
+   */
+  persist?: boolean;
+  /**
+   * Delays between attempts, each capped at 500 ms.
+   * @default doubling from 50 ms
+   */
+  backoff?: BackoffOptions;
+  /** Called with each failed attempt's error (not "lease not found"), for logging. */
+  onError?(error: unknown): void;
+  /**
+   * Aborting stops the retries: the attempt after the pause it cuts short is the last one.
+   */
+  signal?: AbortSignal;
+}
+
+/** The longest pause between revoke attempts: etcd answering again finds the lease gone at once. */
+const REVOKE_PROBE_INTERVAL = 500;
+
 /**
  * Revokes lease `id`. Without `persist`, one attempt; with it, retried (at most 0.5 s apart)
- * until etcd answers: revoked, or the lease is gone already. Stops when the client is closed.
- * Its timers never keep the process alive. Never rejects.
+ * until etcd answers: revoked, or the lease is gone already. Stops when the client is closed, or
+ * after the attempt that follows `signal` aborting. Its timers never keep the process alive.
+ * Never rejects.
  */
 export async function revokeLease(
   client: Etcd3,
   id: string,
   timeout: number,
-  options: { persist?: boolean } = {},
-): Promise<void> {
+  options: RevokeOptions = {},
+): Promise<RevokeOutcome> {
+  const { signal } = options;
   for (let attempt = 0; ; attempt++) {
     try {
       await unary(client, 'Lease', 'leaseRevoke', { ID: id }, { timeout });
-      return;
+      return 'revoked';
     } catch (error) {
-      if (isLeaseNotFound(error)) return;
+      if (isLeaseNotFound(error)) return 'already-gone';
+      if (signal?.aborted) return 'abandoned';
+      options.onError?.(error);
       const message = String((error as Error)?.message);
-      if (!options.persist || /client was already closed|ClientClosed/i.test(message)) return;
+      if (!options.persist || /client was already closed|ClientClosed/i.test(message)) {
+        return 'abandoned';
+      }
     }
-    await new Promise(resolve => setTimeout(resolve, Math.min(500, 50 * 2 ** attempt)).unref());
+    const delay = options.backoff ? backoffDelay(attempt, options.backoff) : 50 * 2 ** attempt;
+    await pause(Math.min(REVOKE_PROBE_INTERVAL, delay), signal);
   }
+}
+
+/** Waits `ms` on a timer that never keeps the process alive, or until `signal` aborts. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise(resolve => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms).unref();
+    if (signal?.aborted) done();
+    else signal?.addEventListener('abort', done, { once: true });
+  });
 }

@@ -1,9 +1,9 @@
 import type { Etcd3 } from 'etcd3';
 import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
 import type { Clock } from './clock.js';
-import { SessionsClosedError, isLeaseNotFound, refusalOf } from './errors/index.js';
-import { sleep, unary } from './rpc.js';
-import { Session, type SessionLossReason } from './session.js';
+import { SessionsClosedError, refusalOf } from './errors/index.js';
+import { sleep } from './rpc.js';
+import { Session, type SessionLossReason, revokeLease } from './session.js';
 
 /** Settings of {@link Sessions}: those of each {@link Session} it grants, and the retry pacing. */
 export interface SessionsOptions {
@@ -228,30 +228,14 @@ export class Sessions {
    * {@link close}, one last attempt.
    */
   private async revokeUntilGone(session: Session): Promise<void> {
-    const stop = this.closeController.signal;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await unary(
-          this.client,
-          'Lease',
-          'leaseRevoke',
-          { ID: session.leaseId },
-          { timeout: this.options.requestTimeout },
-        );
-        this.stats.revoked++;
-        return;
-      } catch (error) {
-        if (isLeaseNotFound(error)) {
-          this.stats.alreadyGone++;
-          return;
-        }
-        if (stop.aborted) return;
-        this.options.onError?.(error);
-      }
-      // Retry soon: etcd answering again must find the stale key gone at once.
-      const pause = Math.min(PROBE_INTERVAL, backoffDelay(attempt, this.backoff));
-      await sleep(pause, stop).catch(() => undefined);
-    }
+    const outcome = await revokeLease(this.client, session.leaseId, this.options.requestTimeout, {
+      persist: true,
+      backoff: this.backoff,
+      onError: error => this.options.onError?.(error),
+      signal: this.closeController.signal,
+    });
+    if (outcome === 'revoked') this.stats.revoked++;
+    else if (outcome === 'already-gone') this.stats.alreadyGone++;
   }
 }
 
