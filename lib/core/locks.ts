@@ -1,5 +1,5 @@
 /** The supervisor of one application's locks: local queues, etcd's queue, holds and releases. */
-import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
+import { type BackoffOptions, backoffDelay } from './backoff.js';
 import {
   ElectionOptionsError,
   type LockLossReason,
@@ -27,12 +27,11 @@ export interface AcquireOptions {
   signal?: AbortSignal;
 }
 
-/** Settings of {@link Locks}. */
+/**
+ * Hooks of {@link Locks}. The request timeout and the retry delays are those of its
+ * {@link Sessions}.
+ */
 export interface LocksOptions {
-  /** Deadline of each etcd request, in milliseconds. */
-  requestTimeout: number;
-  /** Delays between retries after etcd errors. @default { initial: 100, max: 5000 } */
-  backoff?: Partial<BackoffOptions>;
   /** Called synchronously when a held lock is lost (not when released or stopped). */
   onLost?(lock: Lock, reason: LockLossReason): void;
   /** Called with each etcd error the supervisor recovered from, for logging. */
@@ -72,6 +71,7 @@ export class Locks {
     waitWatchEvents: 0,
   };
 
+  private readonly requestTimeout: number;
   private readonly backoff: BackoffOptions;
   private readonly retrying: RetryWhileAliveOptions;
   private readonly queues = new Map<string, LocalQueue>();
@@ -82,9 +82,10 @@ export class Locks {
   constructor(
     /** The session owner every lock's key is bound to. */
     readonly sessions: Sessions,
-    private readonly options: LocksOptions,
+    private readonly options: LocksOptions = {},
   ) {
-    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.requestTimeout = sessions.settings.requestTimeout;
+    this.backoff = sessions.settings.backoff;
     // Once closing, a failed unlock is not retried: see unlockUntilDone.
     this.retrying = {
       backoff: this.backoff,
@@ -167,7 +168,7 @@ export class Locks {
     );
     let handedOver = false;
     try {
-      const session = await this.sessionWithin(this.options.requestTimeout, signal);
+      const session = await this.sessionWithin(this.requestTimeout, signal);
       const mutex = this.mutex(name);
       const pending = mutex.tryLock(session.leaseId);
       const entry = await settleWithin(pending, signal, async () => {
@@ -334,7 +335,7 @@ export class Locks {
   }
 
   private mutex(name: string): Mutex {
-    return new Mutex(this.sessions.client, name, { requestTimeout: this.options.requestTimeout });
+    return new Mutex(this.sessions.client, name, { requestTimeout: this.requestTimeout });
   }
 
   private queueOf(name: string): LocalQueue {
