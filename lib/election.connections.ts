@@ -5,6 +5,7 @@ import {
   Sessions,
   type SessionsOptions,
   createEtcdClient,
+  systemClock,
 } from './core/index.js';
 
 /** @internal One etcd cluster's client and session, shared by every registration that reaches it. */
@@ -43,7 +44,7 @@ export class ElectionConnections implements OnApplicationShutdown {
   join(target: ConnectionTarget): SharedConnection {
     const { client, clientId } = this.clientOf(target);
     const { ttl, margin, requestTimeout, backoff } = target.engine;
-    const settings: SessionsOptions = { ttl, margin, requestTimeout, backoff };
+    const settings: SessionsOptions = { ttl, margin, requestTimeout, backoff, clock: systemClock };
     const key = `${clientId} ${JSON.stringify([ttl, margin, requestTimeout, backoff])}`;
     let connection = this.shared.get(key);
     if (!connection) {

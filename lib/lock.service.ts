@@ -266,14 +266,12 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
     const onError = (error: unknown) => this.onError(error);
     this.ownsSessions = !connection.sessions;
     this.sessionOwner =
-      connection.sessions ?? new Sessions(connection.client, { ...connection.settings, onError });
+      connection.sessions ?? new Sessions(connection.client, connection.settings, { onError });
     // A shared session serves elections too: its failures are news here only while locks wait.
     connection.sessions?.onGrantFailed(error => {
       if (this.lockOwner?.busy) onError(error);
     });
     this.lockOwner = new Locks(this.sessionOwner, {
-      requestTimeout: connection.settings.requestTimeout,
-      backoff: connection.settings.backoff,
       onLost: (lock, reason) =>
         this.logger.warn(lockLostMessage(lock.name, lock.key, lock.fencingToken, reason)),
       onError,

@@ -24,6 +24,7 @@ export * from './options.js';
 export { monotonicNow } from './rpc.js';
 export * from './session.js';
 export * from './lock.js';
+export * from './locks.js';
 export * from './mutex.js';
 export * from './sessions.js';
 export * from './balancer.js';

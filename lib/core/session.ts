@@ -1,16 +1,10 @@
 import type { Etcd3, ILeaseKeepAliveResponse } from 'etcd3';
-import {
-  type Clock,
-  type Instant,
-  instant,
-  later,
-  remaining,
-  systemClock,
-  timerDelay,
-} from './clock.js';
+import { type BackoffOptions, backoffDelay } from './backoff.js';
+import { type Clock, type Instant, instant, later, remaining, timerDelay } from './clock.js';
 import { classifyEtcdError, isLeaseNotFound } from './errors/index.js';
 import { publishSessionLost } from './diagnostics/index.js';
 import { leaseIdHex } from './keys.js';
+import { type SessionSettings, keepaliveInterval } from './options.js';
 import { type DuplexStream, closeStream, openStream, unary } from './rpc.js';
 import { type Member, Transport } from './transport.js';
 
@@ -22,20 +16,6 @@ export type SessionLossReason =
   | 'revoked'
   /** We closed it. */
   | 'closed';
-
-/** Settings of a {@link Session}. */
-export interface SessionOptions {
-  /** Lease TTL in seconds. */
-  ttl: number;
-  /** Safety margin in milliseconds subtracted from every local deadline. */
-  margin: number;
-  /** Deadline of each unary request in milliseconds. */
-  requestTimeout: number;
-  /** Gives up on the lease grant (a lease granted anyway is revoked when it arrives). */
-  signal?: AbortSignal;
-  /** The clocks deadlines are judged by. @default systemClock */
-  clock?: Clock;
-}
 
 /** How {@link Session.close} revokes the lease. */
 export interface CloseOptions {
@@ -92,14 +72,14 @@ export class Session {
     leaseId: string,
     ttl: number,
     grantSentAt: Instant,
-    private readonly options: SessionOptions,
+    private readonly settings: SessionSettings,
   ) {
     this.leaseId = leaseId;
     this.leaseHex = leaseIdHex(leaseId);
     this.ttl = ttl;
-    this.clock = options.clock ?? systemClock;
+    this.clock = settings.clock;
     this.lastSent = grantSentAt;
-    this.deadlineAt = later(grantSentAt, ttl * 1000 - options.margin);
+    this.deadlineAt = later(grantSentAt, ttl * 1000 - settings.margin);
     this.transport = Transport.of(client);
   }
 
@@ -111,21 +91,28 @@ export class Session {
     return Math.min(1000, Math.max(200, (this.ttl * 1000) / 10));
   }
 
-  /** Grants a lease and starts keeping it alive. */
-  static async grant(client: Etcd3, options: SessionOptions): Promise<Session> {
-    const sentAt = instant(options.clock ?? systemClock);
+  /**
+   * Grants a lease with `settings` and starts keeping it alive. Aborting `signal` gives up on the
+   * grant (a lease granted anyway is revoked when it arrives).
+   */
+  static async grant(
+    client: Etcd3,
+    settings: SessionSettings,
+    signal?: AbortSignal,
+  ): Promise<Session> {
+    const sentAt = instant(settings.clock);
     const res = await unary<{ ID: string; TTL: string }>(
       client,
       'Lease',
       'leaseGrant',
-      { TTL: options.ttl },
-      { timeout: options.requestTimeout, signal: options.signal },
-      late => void revokeLease(client, late.ID, options.requestTimeout),
+      { TTL: settings.ttl },
+      { timeout: settings.requestTimeout, signal },
+      late => void revokeLease(client, late.ID, settings.requestTimeout),
     );
-    const session = new Session(client, res.ID, Number(res.TTL), sentAt, options);
-    if (options.signal?.aborted) {
+    const session = new Session(client, res.ID, Number(res.TTL), sentAt, settings);
+    if (signal?.aborted) {
       await session.close();
-      throw options.signal.reason;
+      throw signal.reason;
     }
     session.start();
     return session;
@@ -175,14 +162,14 @@ export class Session {
    */
   close(options: CloseOptions = {}): Promise<void> {
     this.lose('closed');
-    this.revoked ??= revokeLease(this.client, this.leaseId, this.options.requestTimeout, {
+    this.revoked ??= revokeLease(this.client, this.leaseId, this.settings.requestTimeout, {
       persist: options.persist ?? false,
-    });
+    }).then(() => undefined);
     return this.revoked;
   }
 
   private start(): void {
-    const interval = timerDelay(Math.max(50, (this.ttl * 1000) / 3));
+    const interval = timerDelay(Math.max(50, keepaliveInterval(this.ttl)));
     this.keepaliveTimer = setInterval(() => this.sendKeepalive(), interval);
     this.armDeadline();
     // Another user of the client found our member failing: move with it at once.
@@ -198,7 +185,7 @@ export class Session {
     this.opening = opening;
     try {
       const { stream, member } = await openStream<KeepAliveStream>(this.client, 'Lease', {
-        timeout: this.options.requestTimeout,
+        timeout: this.settings.requestTimeout,
         signal: opening.signal,
       });
       this.stream = stream;
@@ -265,7 +252,7 @@ export class Session {
     clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     if (this.pending.length > 0) this.armAckWatch(stream);
-    const deadline = later(sentAt, ttl * 1000 - this.options.margin);
+    const deadline = later(sentAt, ttl * 1000 - this.settings.margin);
     if (deadline.monotonic > this.deadlineAt.monotonic) {
       this.deadlineAt = deadline;
       this.armDeadline();
@@ -329,26 +316,73 @@ export class Session {
   }
 }
 
+/** How {@link revokeLease} ended: etcd revoked the lease, had it no more, or we stopped trying. */
+export type RevokeOutcome = 'revoked' | 'already-gone' | 'abandoned';
+
+/** How {@link revokeLease} retries. */
+export interface RevokeOptions {
+  /**
+   * Retry until etcd answers: revoked, or the lease is gone already. Otherwise one attempt.
+   * @default false
+   */
+  persist?: boolean;
+  /**
+   * Delays between attempts, each capped at 500 ms.
+   * @default doubling from 50 ms
+   */
+  backoff?: BackoffOptions;
+  /** Called with each failed attempt's error (not "lease not found"), for logging. */
+  onError?(error: unknown): void;
+  /**
+   * Aborting stops the retries: the attempt after the pause it cuts short is the last one.
+   */
+  signal?: AbortSignal;
+}
+
+/** The longest pause between revoke attempts: etcd answering again finds the lease gone at once. */
+const REVOKE_PROBE_INTERVAL = 500;
+
 /**
  * Revokes lease `id`. Without `persist`, one attempt; with it, retried (at most 0.5 s apart)
- * until etcd answers: revoked, or the lease is gone already. Stops when the client is closed.
- * Its timers never keep the process alive. Never rejects.
+ * until etcd answers: revoked, or the lease is gone already. Stops when the client is closed, or
+ * after the attempt that follows `signal` aborting. Its timers never keep the process alive.
+ * Never rejects.
  */
 export async function revokeLease(
   client: Etcd3,
   id: string,
   timeout: number,
-  options: { persist?: boolean } = {},
-): Promise<void> {
+  options: RevokeOptions = {},
+): Promise<RevokeOutcome> {
+  const { signal } = options;
   for (let attempt = 0; ; attempt++) {
     try {
       await unary(client, 'Lease', 'leaseRevoke', { ID: id }, { timeout });
-      return;
+      return 'revoked';
     } catch (error) {
-      if (isLeaseNotFound(error)) return;
+      if (isLeaseNotFound(error)) return 'already-gone';
+      if (signal?.aborted) return 'abandoned';
+      options.onError?.(error);
       const message = String((error as Error)?.message);
-      if (!options.persist || /client was already closed|ClientClosed/i.test(message)) return;
+      if (!options.persist || /client was already closed|ClientClosed/i.test(message)) {
+        return 'abandoned';
+      }
     }
-    await new Promise(resolve => setTimeout(resolve, Math.min(500, 50 * 2 ** attempt)).unref());
+    const delay = options.backoff ? backoffDelay(attempt, options.backoff) : 50 * 2 ** attempt;
+    await pause(Math.min(REVOKE_PROBE_INTERVAL, delay), signal);
   }
+}
+
+/** Waits `ms` on a timer that never keeps the process alive, or until `signal` aborts. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise(resolve => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms).unref();
+    if (signal?.aborted) done();
+    else signal?.addEventListener('abort', done, { once: true });
+  });
 }

@@ -1,24 +1,20 @@
 import type { Etcd3 } from 'etcd3';
-import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
-import type { Clock } from './clock.js';
-import { SessionsClosedError, isLeaseNotFound, refusalOf } from './errors/index.js';
-import { sleep, unary } from './rpc.js';
-import { Session, type SessionLossReason } from './session.js';
+import { backoffDelay } from './backoff.js';
+import { SessionsClosedError, refusalOf } from './errors/index.js';
+import type { SessionSettings } from './options.js';
+import { sleep } from './rpc.js';
+import { Session, type SessionLossReason, revokeLease } from './session.js';
 
-/** Settings of {@link Sessions}: those of each {@link Session} it grants, and the retry pacing. */
-export interface SessionsOptions {
-  /** Lease TTL in seconds. */
-  ttl: number;
-  /** Safety margin in milliseconds subtracted from every local deadline. */
-  margin: number;
-  /** Deadline of each unary request in milliseconds. */
-  requestTimeout: number;
-  /** Delays between failed grants and revokes. @default { initial: 100, max: 5000 } */
-  backoff?: Partial<BackoffOptions>;
+/**
+ * Settings of {@link Sessions}: those of each {@link Session} it grants, and the retry pacing.
+ * @deprecated Use {@link SessionSettings} (from `resolveSessionSettings`).
+ */
+export type SessionsOptions = SessionSettings;
+
+/** Hooks of {@link Sessions}. */
+export interface SessionsHooks {
   /** Called with each failed grant or revoke, for logging. */
   onError?(error: unknown): void;
-  /** The clocks every session's deadline is judged by; replace them in tests. @default systemClock */
-  clock?: Clock;
 }
 
 /** The longest pause between grants while etcd does not answer: back within a second of it. */
@@ -57,7 +53,6 @@ export class Sessions {
     alreadyGone: 0,
   };
 
-  private readonly backoff: BackoffOptions;
   private readonly closeController = new AbortController();
   private readonly lossListeners = new Set<(session: Session, reason: SessionLossReason) => void>();
   private readonly failureListeners = new Set<(error: unknown) => void>();
@@ -72,14 +67,14 @@ export class Sessions {
   constructor(
     /** The client every session is granted on. */
     readonly client: Etcd3,
-    private readonly options: SessionsOptions,
-  ) {
-    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
-  }
+    /** The settings every session is granted with, and the retry pacing (resolved already). */
+    readonly settings: SessionSettings,
+    private readonly hooks: SessionsHooks = {},
+  ) {}
 
   /** The TTL each session is granted with, in seconds. */
   get ttl(): number {
-    return this.options.ttl;
+    return this.settings.ttl;
   }
 
   /** The live session, checked against its deadline now; undefined while there is none. */
@@ -161,24 +156,18 @@ export class Sessions {
     if (this.failures > 0) await sleep(this.retryDelay(), stop);
     let session: Session;
     try {
-      session = await Session.grant(this.client, {
-        ttl: this.options.ttl,
-        margin: this.options.margin,
-        requestTimeout: this.options.requestTimeout,
-        signal: stop,
-        clock: this.options.clock,
-      });
+      session = await Session.grant(this.client, this.settings, stop);
     } catch (error) {
       if (!stop.aborted) {
         this.failures++;
         this.stats.grantFailures++;
         this.lastError = error;
-        this.options.onError?.(error);
+        this.hooks.onError?.(error);
         for (const listener of [...this.failureListeners]) {
           try {
             listener(error);
           } catch (failure) {
-            this.options.onError?.(failure);
+            this.hooks.onError?.(failure);
           }
         }
       }
@@ -197,8 +186,9 @@ export class Sessions {
    * someone has to fix the set-up; an etcd that does not answer is probed every half second.
    */
   private retryDelay(): number {
-    const delay = backoffDelay(this.failures - 1, this.backoff);
-    if (refusalOf(this.lastError)) return Math.max(this.backoff.max, delay);
+    const { backoff } = this.settings;
+    const delay = backoffDelay(this.failures - 1, backoff);
+    if (refusalOf(this.lastError)) return Math.max(backoff.max, delay);
     return Math.min(PROBE_INTERVAL, delay);
   }
 
@@ -210,7 +200,7 @@ export class Sessions {
       try {
         listener(session, reason);
       } catch (error) {
-        this.options.onError?.(error);
+        this.hooks.onError?.(error);
       }
     }
     // Recovery starts only once every listener of the session (ours is its first) has heard of
@@ -228,30 +218,14 @@ export class Sessions {
    * {@link close}, one last attempt.
    */
   private async revokeUntilGone(session: Session): Promise<void> {
-    const stop = this.closeController.signal;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await unary(
-          this.client,
-          'Lease',
-          'leaseRevoke',
-          { ID: session.leaseId },
-          { timeout: this.options.requestTimeout },
-        );
-        this.stats.revoked++;
-        return;
-      } catch (error) {
-        if (isLeaseNotFound(error)) {
-          this.stats.alreadyGone++;
-          return;
-        }
-        if (stop.aborted) return;
-        this.options.onError?.(error);
-      }
-      // Retry soon: etcd answering again must find the stale key gone at once.
-      const pause = Math.min(PROBE_INTERVAL, backoffDelay(attempt, this.backoff));
-      await sleep(pause, stop).catch(() => undefined);
-    }
+    const outcome = await revokeLease(this.client, session.leaseId, this.settings.requestTimeout, {
+      persist: true,
+      backoff: this.settings.backoff,
+      onError: error => this.hooks.onError?.(error),
+      signal: this.closeController.signal,
+    });
+    if (outcome === 'revoked') this.stats.revoked++;
+    else if (outcome === 'already-gone') this.stats.alreadyGone++;
   }
 }
 

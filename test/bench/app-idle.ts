@@ -7,7 +7,14 @@
 import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Candidate, Locks, Sessions, createEtcdClient, type Lock } from '../../lib/core/index.js';
+import {
+  Candidate,
+  Locks,
+  Sessions,
+  createEtcdClient,
+  type Lock,
+  resolveSessionSettings,
+} from '../../lib/core/index.js';
 import { ElectionModule, ElectionRegistry, LockService } from '../../lib/index.js';
 import { delay } from '../support/index.js';
 import { type BenchContext, electionName } from './context.js';
@@ -130,8 +137,11 @@ async function measurePerElection(
   options: { windowMs: number; warmupMs: number },
 ): Promise<AppIdleResult> {
   const client = createEtcdClient({ hosts: ctx.endpoints });
-  const sessions = new Sessions(client, { ttl, margin: 1000, requestTimeout: 5000 });
-  const lockOwner = new Locks(sessions, { requestTimeout: 5000 });
+  const sessions = new Sessions(
+    client,
+    resolveSessionSettings({ ttl, margin: 1000, requestTimeout: 5000 }),
+  );
+  const lockOwner = new Locks(sessions, {});
   const candidates = Array.from(
     { length: ELECTIONS },
     (_, i) =>

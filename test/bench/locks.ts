@@ -15,7 +15,13 @@
  * .build/test/bench/locks.js [--quick] [--rounds N]`; prints a markdown table.
  */
 import { parseArgs } from 'node:util';
-import { Locks, Sessions, createEtcdClient, type Lock } from '../../lib/core/index.js';
+import {
+  Locks,
+  Sessions,
+  createEtcdClient,
+  type Lock,
+  resolveSessionSettings,
+} from '../../lib/core/index.js';
 import { GoLocker } from '../support/etcdctl-lock.js';
 import { delay, killAll, startEtcd, waitFor, type EtcdCluster } from '../support/index.js';
 import { electionName, waitQuiet } from './context.js';
@@ -41,8 +47,11 @@ export async function measureOurs(
   const name = electionName(`lock-ours-${waiters}`);
   const replicas = Array.from({ length: waiters + 1 }, () => {
     const client = createEtcdClient({ hosts: cluster.endpoints });
-    const sessions = new Sessions(client, { ttl: 10, margin: 2000, requestTimeout: 5000 });
-    return { client, sessions, locks: new Locks(sessions, { requestTimeout: 5000 }) };
+    const sessions = new Sessions(
+      client,
+      resolveSessionSettings({ ttl: 10, margin: 2000, requestTimeout: 5000 }),
+    );
+    return { client, sessions, locks: new Locks(sessions, {}) };
   });
   const samples: number[] = [];
   try {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { Election, type LeaderInfo, Session, ValueTooLargeError } from '../../lib/core/index.js';
+import {
+  Election,
+  type LeaderInfo,
+  Session,
+  ValueTooLargeError,
+  resolveSessionSettings,
+} from '../../lib/core/index.js';
 import { deleteKey, memberMetric, waitFor } from '../support/index.js';
 import { useEtcd } from '../support/use-etcd.js';
 import { queued, type Tracked, uniqueName, useCandidates } from './fixtures.js';
@@ -7,6 +13,7 @@ import { queued, type Tracked, uniqueName, useCandidates } from './fixtures.js';
 const etcd = useEtcd();
 const { client, start } = useCandidates(etcd);
 const settings = { requestTimeout: 5000, maxRequestBytes: 1_572_864 };
+const lease = resolveSessionSettings({ ttl: 5, margin: 1000, requestTimeout: 5000 });
 
 describe('etcd election recipe', () => {
   it('elects in FIFO order of create revision', async () => {
@@ -61,7 +68,7 @@ describe('etcd election recipe', () => {
     const name = uniqueName('guard');
     const etcdClient = client();
     const election = new Election(etcdClient, name, settings);
-    const session = await Session.grant(etcdClient, { ttl: 5, margin: 1000, requestTimeout: 5000 });
+    const session = await Session.grant(etcdClient, lease);
     try {
       const ticket = await election.campaign(session.leaseId, 'one');
       expect(await election.proclaim(ticket, 'two')).toBe(true);
@@ -85,7 +92,7 @@ describe('etcd election recipe', () => {
     const name = uniqueName('recampaign');
     const etcdClient = client();
     const election = new Election(etcdClient, name, settings);
-    const session = await Session.grant(etcdClient, { ttl: 5, margin: 1000, requestTimeout: 5000 });
+    const session = await Session.grant(etcdClient, lease);
     try {
       const first = await election.campaign(session.leaseId, 'v1');
       const again = await election.campaign(session.leaseId, 'v2');
@@ -100,7 +107,7 @@ describe('etcd election recipe', () => {
     const name = uniqueName('recampaign-lost');
     const etcdClient = client();
     const election = new Election(etcdClient, name, settings);
-    const session = await Session.grant(etcdClient, { ttl: 5, margin: 1000, requestTimeout: 5000 });
+    const session = await Session.grant(etcdClient, lease);
     try {
       const first = await election.campaign(session.leaseId, 'v1');
       // Between the campaign Txn (which finds our key) and its proclaim, the key is replaced
@@ -145,8 +152,8 @@ describe('etcd election recipe', () => {
       backoff: { initial: 50, max: 500 },
     });
     const sessions = [
-      await Session.grant(etcdClient, { ttl: 5, margin: 1000, requestTimeout: 5000 }),
-      await Session.grant(etcdClient, { ttl: 5, margin: 1000, requestTimeout: 5000 }),
+      await Session.grant(etcdClient, lease),
+      await Session.grant(etcdClient, lease),
     ];
     try {
       await waitFor(() => seen.length === 1, { timeout: 5000, message: 'empty election seen' });
@@ -185,8 +192,8 @@ describe('etcd election recipe', () => {
     const etcdClient = client();
     const election = new Election(etcdClient, name, settings);
     const sessions = [
-      await Session.grant(etcdClient, { ttl: 5, margin: 1000, requestTimeout: 5000 }),
-      await Session.grant(etcdClient, { ttl: 5, margin: 1000, requestTimeout: 5000 }),
+      await Session.grant(etcdClient, lease),
+      await Session.grant(etcdClient, lease),
     ];
     try {
       const head = await election.campaign(sessions[0].leaseId, 'head');
@@ -306,7 +313,7 @@ describe('values', () => {
     const name = uniqueName('too-large');
     const etcdClient = client();
     const election = new Election(etcdClient, name, settings);
-    const session = await Session.grant(etcdClient, { ttl: 5, margin: 1000, requestTimeout: 5000 });
+    const session = await Session.grant(etcdClient, lease);
     try {
       const huge = 'x'.repeat(2 * 1024 * 1024);
       await expect(election.campaign(session.leaseId, huge)).rejects.toThrow(ValueTooLargeError);

@@ -4,8 +4,9 @@ import {
   Locks,
   type LocksOptions,
   Sessions,
-  type SessionsOptions,
+  type SessionSettingsOptions,
   createEtcdClient,
+  resolveSessionSettings,
 } from '../../lib/core/index.js';
 import { type EtcdCluster, parseEtcdJson } from '../support/index.js';
 
@@ -31,19 +32,20 @@ export function useLockApps(cluster: () => EtcdCluster) {
     for (const app of open) app.client.close();
   });
   return (
-    options: Partial<SessionsOptions> & { locks?: Partial<LocksOptions>; hosts?: string[] } = {},
+    options: SessionSettingsOptions & { locks?: LocksOptions; hosts?: string[] } = {},
   ): LockApp => {
     const client = createEtcdClient({ hosts: options.hosts ?? cluster().endpoints });
-    const sessions = new Sessions(client, {
-      ttl: options.ttl ?? 5,
-      margin: options.margin ?? 1000,
-      requestTimeout: options.requestTimeout ?? 5000,
-      backoff: options.backoff ?? { initial: 50, max: 500 },
-    });
+    const sessions = new Sessions(
+      client,
+      resolveSessionSettings({
+        ttl: options.ttl ?? 5,
+        margin: options.margin ?? 1000,
+        requestTimeout: options.requestTimeout ?? 5000,
+        backoff: options.backoff ?? { initial: 50, max: 500 },
+      }),
+    );
     const errors: unknown[] = [];
     const locks = new Locks(sessions, {
-      requestTimeout: options.requestTimeout ?? 5000,
-      backoff: { initial: 50, max: 500 },
       onError: error => errors.push(error),
       ...options.locks,
     });
