@@ -317,7 +317,9 @@ describe('Locks: one process', () => {
     const { locks, sessions } = app({ hosts: ['http://127.0.0.1:9'], requestTimeout: 500 });
     const error = await locks.tryAcquire('unreachable').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NoSessionError);
-    expect((error as Error).message).toMatch(/No etcd session within 500 ms.*ETCD_HOSTS/);
+    expect((error as Error).message).toMatch(
+      /No etcd session within 500 ms.*the "etcd.hosts" option/,
+    );
     await expect(locks.acquire('unreachable', { wait: 800 })).rejects.toBeInstanceOf(
       LockTimeoutError,
     );
