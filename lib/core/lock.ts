@@ -2,7 +2,7 @@
 import type { ComparatorBuilder } from 'etcd3';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { type LockLossReason, LockLostError, LockNotHeldError } from './errors/index.js';
-import { publishLockLost, publishLockReleased } from './diagnostics/index.js';
+import { publishLockEnded } from './diagnostics/index.js';
 import type { Mutex, MutexTicket } from './mutex.js';
 import { monotonicNow, sleep } from './rpc.js';
 import type { Session, SessionLossReason } from './session.js';
@@ -128,9 +128,7 @@ export class Lock implements AsyncDisposable {
     this.offSession();
     this.controller.abort(new LockLostError(this.name, reason));
     const heldMs = monotonicNow() - this.acquiredAt;
-    if (reason === 'released' || reason === 'stopped') {
-      publishLockReleased(this.name, this.key, this.fencingToken, heldMs);
-    } else publishLockLost(this.name, this.key, this.fencingToken, heldMs, reason);
+    publishLockEnded(this.name, this.key, this.fencingToken, heldMs, reason);
     try {
       this.hooks.onEnd(this, reason);
     } catch (error) {

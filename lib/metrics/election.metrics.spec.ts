@@ -8,8 +8,7 @@ import {
   publishEtcdError,
   publishLeaderObserved,
   publishLockAcquired,
-  publishLockLost,
-  publishLockReleased,
+  publishLockEnded,
   publishSessionLost,
   publishState,
   publishTermEnded,
@@ -138,10 +137,10 @@ describe('ElectionMetrics (pure mapping of diagnostics events)', () => {
     publishLockAcquired('orders', 'orders/1a', '42', 1500);
     expect(await value(metrics, ELECTION_METRICS.lockHeld, { lock: 'orders' })).toBe(1);
     expect(await value(metrics, ELECTION_METRICS.lockAcquired, { lock: 'orders' })).toBe(1);
-    publishLockReleased('orders', 'orders/1a', '42', 10);
+    publishLockEnded('orders', 'orders/1a', '42', 10, 'released');
     expect(await value(metrics, ELECTION_METRICS.lockHeld, { lock: 'orders' })).toBe(0);
     publishLockAcquired('orders', 'orders/1b', '50', 0);
-    publishLockLost('orders', 'orders/1b', '50', 10, 'session-expired');
+    publishLockEnded('orders', 'orders/1b', '50', 10, 'session-expired');
     expect(await value(metrics, ELECTION_METRICS.lockHeld, { lock: 'orders' })).toBe(0);
     expect(
       await value(metrics, ELECTION_METRICS.lockLost, {

@@ -1,18 +1,8 @@
 /** Maps the library's diagnostics events onto Prometheus metrics, one set per registry. */
 import diagnostics from 'node:diagnostics_channel';
 import { Counter, Gauge, Histogram, type Metric, type Registry, register } from 'prom-client';
-import {
-  DIAGNOSTICS_CHANNELS,
-  ElectionOptionsError,
-  type ElectedEvent,
-  type EtcdErrorEvent,
-  type LeaderObservedEvent,
-  type LockEvent,
-  type RebalancedEvent,
-  type SessionLostEvent,
-  type StateEvent,
-  type TermEndedEvent,
-} from '../core/index.js';
+import { DIAGNOSTICS_CHANNELS, ElectionOptionsError } from '../core/index.js';
+import type * as Events from '../core/diagnostics/events.js';
 import type { ElectionMetricsOptions } from './election-metrics.interface.js';
 import {
   ELECTION_METRICS,
@@ -160,19 +150,23 @@ export class ElectionMetrics {
     );
 
     const c = DIAGNOSTICS_CHANNELS;
-    this.on<StateEvent>(c.state, e => this.onState(e));
-    this.on<ElectedEvent>(c.elected, e => this.onElected(e));
-    this.on<TermEndedEvent>(c.lost, e => this.onTermEnded(e));
-    this.on<TermEndedEvent>(c.resigned, e => this.onTermEnded(e));
-    this.on<LeaderObservedEvent>(c.leaderObserved, e => this.onLeaderObserved(e));
-    this.on<SessionLostEvent>(c.sessionLost, e => this.sessionLosses.inc({ reason: e.reason }));
-    this.on<EtcdErrorEvent>(c.etcdError, e =>
+    this.on<Events.StateEvent>(c.state, e => this.onState(e));
+    this.on<Events.ElectedEvent>(c.elected, e => this.onElected(e));
+    this.on<Events.TermEndedEvent>(c.lost, e => this.onTermEnded(e));
+    this.on<Events.TermEndedEvent>(c.resigned, e => this.onTermEnded(e));
+    this.on<Events.LeaderObservedEvent>(c.leaderObserved, e => this.onLeaderObserved(e));
+    this.on<Events.SessionLostEvent>(c.sessionLost, e =>
+      this.sessionLosses.inc({ reason: e.reason }),
+    );
+    this.on<Events.EtcdErrorEvent>(c.etcdError, e =>
       this.etcdErrors.inc({ election: e.election, kind: e.kind }),
     );
-    this.on<RebalancedEvent>(c.rebalanced, e => this.rebalanced.inc({ election: e.election }));
-    this.on<LockEvent>(c.lockAcquired, e => this.onLock(e, true));
-    this.on<LockEvent>(c.lockReleased, e => this.onLock(e, false));
-    this.on<LockEvent>(c.lockLost, e => {
+    this.on<Events.RebalancedEvent>(c.rebalanced, e =>
+      this.rebalanced.inc({ election: e.election }),
+    );
+    this.on<Events.LockEvent>(c.lockAcquired, e => this.onLock(e, true));
+    this.on<Events.LockEvent>(c.lockReleased, e => this.onLock(e, false));
+    this.on<Events.LockEvent>(c.lockLost, e => {
       this.lockLost.inc({ lock: e.name, reason: e.reason ?? 'unknown' });
       this.onLock(e, false);
     });
@@ -232,7 +226,7 @@ export class ElectionMetrics {
     this.subscriptions.push(() => diagnostics.unsubscribe(name, listener));
   }
 
-  private onState({ leadership, previous }: StateEvent): void {
+  private onState({ leadership, previous }: Events.StateEvent): void {
     const { election } = leadership;
     let byValue = this.standings.get(election);
     if (!byValue) this.standings.set(election, (byValue = new Map()));
@@ -248,18 +242,18 @@ export class ElectionMetrics {
     this.hasSession.set({ election }, standings.some(s => s.session) ? 1 : 0);
   }
 
-  private onElected({ election, token }: ElectedEvent): void {
+  private onElected({ election, token }: Events.ElectedEvent): void {
     this.termsWon.inc({ election });
     this.leaderPresent.set({ election }, 1);
     this.countLeaderChange(election, token.key);
   }
 
-  private onTermEnded({ election, reason, afterDeadlineMs }: TermEndedEvent): void {
+  private onTermEnded({ election, reason, afterDeadlineMs }: Events.TermEndedEvent): void {
     this.termsLost.inc({ election, reason });
     if (afterDeadlineMs !== undefined) this.stepDown.observe({ election }, afterDeadlineMs / 1000);
   }
 
-  private onLeaderObserved({ election, leader, handoverMs }: LeaderObservedEvent): void {
+  private onLeaderObserved({ election, leader, handoverMs }: Events.LeaderObservedEvent): void {
     this.leaderPresent.set({ election }, leader ? 1 : 0);
     if (!leader) return;
     this.countLeaderChange(election, leader.key);
@@ -278,7 +272,7 @@ export class ElectionMetrics {
     this.leaderChanges.inc({ election }, known ? 1 : 0);
   }
 
-  private onLock(event: LockEvent, acquired: boolean): void {
+  private onLock(event: Events.LockEvent, acquired: boolean): void {
     const lock = event.name;
     let keys = this.locksHeld.get(lock);
     if (!keys) this.locksHeld.set(lock, (keys = new Set()));

@@ -133,29 +133,23 @@ export function publishLockAcquired(
   channels.lockAcquired.publish(event);
 }
 
-/** @internal Publishes `lock-released`. */
-export function publishLockReleased(
-  name: string,
-  key: string,
-  fencingToken: string,
-  heldMs: number,
-): void {
-  if (!channels.lockReleased.hasSubscribers) return;
-  const event: LockEvent = { at: monotonicNow(), name, key, fencingToken, heldMs };
-  channels.lockReleased.publish(event);
-}
-
-/** @internal Publishes `lock-lost`. */
-export function publishLockLost(
+/**
+ * @internal Publishes the end of a held lock: on `lock-released` when its holder gave it up
+ * (`released`, `stopped`), else on `lock-lost`, with the reason.
+ */
+export function publishLockEnded(
   name: string,
   key: string,
   fencingToken: string,
   heldMs: number,
   reason: string,
 ): void {
-  if (!channels.lockLost.hasSubscribers) return;
-  const event: LockEvent = { at: monotonicNow(), name, key, fencingToken, heldMs, reason };
-  channels.lockLost.publish(event);
+  const released = reason === 'released' || reason === 'stopped';
+  const channel = released ? channels.lockReleased : channels.lockLost;
+  if (!channel.hasSubscribers) return;
+  const event: LockEvent = { at: monotonicNow(), name, key, fencingToken, heldMs };
+  if (!released) event.reason = reason;
+  channel.publish(event);
 }
 
 /** @internal Publishes `rebalanced`. */
