@@ -6,7 +6,6 @@ import {
   CandidateStoppedError,
   ElectionOptionsError,
   LeadershipLostError,
-  LeadershipTimeoutError,
   NotLeaderError,
   SessionsClosedError,
 } from './errors/index.js';
@@ -25,8 +24,8 @@ import {
   type Leadership,
   type LeadershipReason,
   initialLeadership,
-  transition,
 } from './leadership.js';
+import { LeadershipState } from './leadership-state.js';
 import { type CandidateOptions, resolveCandidateOptions } from './options.js';
 import { mark } from './marks.js';
 import { sleep, unary, untilAborted } from './rpc.js';
@@ -123,11 +122,7 @@ export class Candidate {
   private readonly clock: Clock;
   private value: string;
 
-  /** The latest snapshot; `state` may lag behind it while emissions are queued. */
-  private current: Leadership;
-  private readonly state: BehaviorSubject<Leadership>;
-  private readonly emissions: Leadership[] = [];
-  private emitting = false;
+  private readonly state: LeadershipState;
   private readonly leaderState = new BehaviorSubject<LeaderInfo | undefined | null>(null);
   private readonly errorStream = new Subject<unknown>();
   private readonly stopController = new AbortController();
@@ -178,8 +173,10 @@ export class Candidate {
       tokenRefresh: (this.ttl * 1000) / 3,
     });
     this.election.checkValue(this.value);
-    this.current = initialLeadership(options.election, options.value);
-    this.state = new BehaviorSubject(this.current);
+    this.state = new LeadershipState(
+      initialLeadership(options.election, options.value),
+      publishState,
+    );
     this.errorStream.subscribe(error => publishEtcdError(options.election, error));
   }
 
@@ -189,7 +186,7 @@ export class Candidate {
    * to new subscribers.
    */
   get leadership$(): Observable<Leadership> {
-    return this.state.asObservable();
+    return this.state.leadership$;
   }
 
   /** Who leads, observed (whatever language it runs); `undefined` while nobody does. */
@@ -205,7 +202,7 @@ export class Candidate {
   /** The current snapshot, checked against the lease deadline at call time. */
   get leadership(): Leadership {
     this.isLeader();
-    return this.current;
+    return this.state.current;
   }
 
   /** True while a session exists whose local deadline has not passed. */
@@ -296,39 +293,8 @@ export class Candidate {
 
   /** Resolves with the snapshot once this node leads; rejects on timeout, abort or stop. */
   waitForLeadership(options: { signal?: AbortSignal; timeout?: number } = {}): Promise<Leadership> {
-    const { signal, timeout } = options;
-    return new Promise<Leadership>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const cleanup = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        subscription.unsubscribe();
-      };
-      const onAbort = () => {
-        cleanup();
-        reject(signal!.reason);
-      };
-      const subscription = this.state.subscribe({
-        next: () => {
-          if (this.isLeader()) {
-            queueMicrotask(cleanup);
-            resolve(this.current);
-          }
-        },
-        complete: () => {
-          queueMicrotask(cleanup);
-          reject(new CandidateStoppedError(this.election.name));
-        },
-      });
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeout !== undefined) {
-        timer = setTimeout(() => {
-          cleanup();
-          reject(new LeadershipTimeoutError(this.election.name, timeout));
-        }, timeout);
-      }
-    });
+    const accept = () => (this.isLeader() ? this.state.current : undefined);
+    return this.state.waitFor(this.election.name, accept, options);
   }
 
   /** Every candidate in the queue, leader first (all implementations alike). */
@@ -424,7 +390,7 @@ export class Candidate {
         const current = session;
         this.offSession = current.onLost(reason => this.onSessionLost(current, reason, lifetime));
         // After a refusal, stay as refused until the campaign shows etcd lets us in again.
-        if (!isRefusal(this.current.reason)) {
+        if (!isRefusal(this.state.current.reason)) {
           this.update({ role: 'follower', reason: 'campaigning', lease: session.leaseHex });
         }
         await this.campaignLoop(session, signal);
@@ -612,7 +578,7 @@ export class Candidate {
           }
         }
         this.update({
-          ...(isRefusal(this.current.reason) && { role: 'follower', reason: 'campaigning' }),
+          ...(isRefusal(this.state.current.reason) && { role: 'follower', reason: 'campaigning' }),
           lease: session.leaseHex,
           key: ticket.key,
           revision: ticket.revision,
@@ -743,7 +709,7 @@ export class Candidate {
     };
     this.term = term;
     this.stats.elected++;
-    publishElected(this.election.name, term.token, ticket.value, this.current.lease);
+    publishElected(this.election.name, term.token, ticket.value, this.state.current.lease);
     this.update({
       role: 'leader',
       reason: 'elected',
@@ -760,7 +726,7 @@ export class Candidate {
       key: ticket.key,
       value: ticket.value,
       revision: ticket.revision,
-      lease: this.current.lease ?? '',
+      lease: this.state.current.lease ?? '',
     };
   }
 
@@ -774,7 +740,7 @@ export class Candidate {
     this.term = undefined;
     this.stats.lost++;
     term.controller.abort(new LeadershipLostError(this.election.name, reason));
-    publishTermEnded(this.current, term.token, reason, this.session?.deadline.monotonic);
+    publishTermEnded(this.state.current, term.token, reason, this.session?.deadline.monotonic);
     const observed = this.lastObserved;
     this.update({
       role: 'follower',
@@ -826,40 +792,16 @@ export class Candidate {
   }
 
   private followerReason(): LeadershipReason {
-    const current = this.current;
+    const current = this.state.current;
     return current.role === 'follower' && current.leader ? 'leader-changed' : current.reason;
   }
 
-  /**
-   * Moves to the next snapshot and emits it. A change made while subscribers are being told of
-   * another (a handler that resigns from `@OnLeader`) is queued and emitted after it, so every
-   * subscriber sees every change in the order it happened.
-   */
   private update(patch: Partial<Leadership>): void {
-    if (this.state.isStopped) return;
-    const next = transition(this.current, patch);
-    publishState(this.current, next);
-    if (next === this.current) return;
-    this.current = next;
-    this.emissions.push(next);
-    if (this.emitting) return;
-    this.emitting = true;
-    try {
-      for (let item = this.emissions.shift(); item; item = this.emissions.shift()) {
-        this.state.next(item);
-      }
-    } finally {
-      this.emitting = false;
-    }
+    this.state.update(patch);
   }
 
   private flushAndComplete(): void {
-    if (!this.emitting) {
-      this.state.complete();
-    } else {
-      // Completing from inside an emission would cut the queued ones off.
-      queueMicrotask(() => this.state.complete());
-    }
+    this.state.complete();
     this.leaderState.complete();
     this.errorStream.complete();
   }
