@@ -1,5 +1,5 @@
 import type { ComparatorBuilder, Etcd3 } from 'etcd3';
-import { BehaviorSubject, type Observable, Subject, filter } from 'rxjs';
+import { type Observable, Subject } from 'rxjs';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { type Clock, later, remaining, systemClock } from './clock.js';
 import {
@@ -13,7 +13,6 @@ import { type EtcdRefusal, isRefusal, refusalOf } from './errors/index.js';
 import {
   publishElected,
   publishEtcdError,
-  publishLeaderObserved,
   publishState,
   publishTermEnded,
 } from './diagnostics/index.js';
@@ -25,6 +24,7 @@ import {
   type LeadershipReason,
   initialLeadership,
 } from './leadership.js';
+import { type Handover, LeaderObserver } from './leader-observer.js';
 import { LeadershipState } from './leadership-state.js';
 import { type CandidateOptions, resolveCandidateOptions } from './options.js';
 import { mark } from './marks.js';
@@ -48,18 +48,6 @@ export interface CandidateStats {
   wakeups: number;
   /** The last leader change this node observed: from the old key's deletion to the new leader. */
   lastHandover?: Handover;
-}
-
-/** One observed change of leader. */
-export interface Handover {
-  /** The leader that went away. */
-  from?: LeaderInfo;
-  /** The leader that followed. */
-  to: LeaderInfo;
-  /** Milliseconds from seeing the old leader's key deleted to seeing the new leader. */
-  ms: number;
-  /** When the new leader was seen. */
-  at: Date;
 }
 
 /** What a leader's work gets: a signal that aborts when the term ends, and its fencing token. */
@@ -123,7 +111,7 @@ export class Candidate {
   private value: string;
 
   private readonly state: LeadershipState;
-  private readonly leaderState = new BehaviorSubject<LeaderInfo | undefined | null>(null);
+  private readonly observer: LeaderObserver;
   private readonly errorStream = new Subject<unknown>();
   private readonly stopController = new AbortController();
 
@@ -142,12 +130,6 @@ export class Candidate {
   private stopped?: Promise<void>;
   /** Set when stop() begins: the loops keep this node's place but never campaign or lead again. */
   private leaving = false;
-  private leaderGoneAt?: { at: number; leader?: LeaderInfo };
-  /** The read a wake-up sends, which decides whether this node leads, while it is in flight. */
-  private deciding?: { promise: Promise<void>; resolve: () => void };
-  /** The predecessor's key while the waiter watches it. */
-  private waitingOn?: string;
-  private lastObserved?: LeaderInfo;
 
   /**
    * @param sessions The application's session owner to campaign on (one lease for every election
@@ -177,6 +159,9 @@ export class Candidate {
       initialLeadership(options.election, options.value),
       publishState,
     );
+    this.observer = new LeaderObserver(this.election, this.stats, leader => {
+      if (!this.term) this.update({ leader, reason: this.followerReason() });
+    });
     this.errorStream.subscribe(error => publishEtcdError(options.election, error));
   }
 
@@ -191,7 +176,7 @@ export class Candidate {
 
   /** Who leads, observed (whatever language it runs); `undefined` while nobody does. */
   get leader$(): Observable<LeaderInfo | undefined> {
-    return this.leaderState.pipe(filter((l): l is LeaderInfo | undefined => l !== null));
+    return this.observer.leader$;
   }
 
   /** Errors the candidate recovered from (etcd unreachable, broken watches …), for logging. */
@@ -232,15 +217,10 @@ export class Candidate {
     if (this.running || this.stopController.signal.aborted) return;
     this.running = this.run();
     if (this.observeLeader) {
-      this.observing = this.election.observe((leader, at) => this.onObserved(leader, at), {
+      this.observing = this.observer.observe({
         signal: this.stopController.signal,
         backoff: this.backoff,
         onError: error => this.errorStream.next(error),
-        decided: deleted => {
-          // The waiter's own event for this deletion may still be on its way: its read decides.
-          if (!this.deciding && deleted === this.waitingOn) this.beginDeciding();
-          return this.deciding?.promise;
-        },
       });
     }
   }
@@ -586,16 +566,14 @@ export class Candidate {
         });
         const own = await this.election.waitForTurn(ticket, roundSignal, {
           onWatchEvents: count => (this.stats.waitWatchEvents += count),
-          onWait: predecessor => (this.waitingOn = predecessor),
+          onWait: predecessor => this.observer.waiting(predecessor),
           onWake: () => {
             this.stats.wakeups++;
-            // The observer may have begun the decision on seeing the same deletion first.
-            if (!this.deciding) this.beginDeciding();
+            this.observer.woke();
           },
           onRead: () => {
             resetBackoff();
-            this.waitingOn = undefined;
-            this.endDeciding();
+            this.observer.decided();
           },
         });
         if (!own.owned) {
@@ -620,8 +598,7 @@ export class Candidate {
       } finally {
         if (this.round === round && delay === 0) this.round = undefined;
         // No wait is running now: nothing for the observer to hold back for.
-        this.waitingOn = undefined;
-        this.endDeciding();
+        this.observer.decided();
       }
       // The pause after an error still listens to resign() (and the loop's end) through the round.
       await sleep(delay, roundSignal).catch(() => signal.throwIfAborted());
@@ -741,7 +718,7 @@ export class Candidate {
     this.stats.lost++;
     term.controller.abort(new LeadershipLostError(this.election.name, reason));
     publishTermEnded(this.state.current, term.token, reason, this.session?.deadline.monotonic);
-    const observed = this.lastObserved;
+    const observed = this.observer.last;
     this.update({
       role: 'follower',
       reason,
@@ -760,37 +737,6 @@ export class Candidate {
     lifetime.abort(new LeadershipLostError(this.election.name, why));
   }
 
-  private beginDeciding(): void {
-    this.endDeciding();
-    let resolve!: () => void;
-    const promise = new Promise<void>(r => (resolve = r));
-    this.deciding = { promise, resolve };
-  }
-
-  private endDeciding(): void {
-    this.deciding?.resolve();
-    this.deciding = undefined;
-  }
-
-  private onObserved(leader: LeaderInfo | undefined, at: number): void {
-    const previous = this.lastObserved;
-    this.lastObserved = leader;
-    if (!leader) {
-      this.leaderGoneAt = { at, leader: previous };
-    } else if (this.leaderGoneAt && this.leaderGoneAt.leader?.key !== leader.key) {
-      this.stats.lastHandover = {
-        from: this.leaderGoneAt.leader,
-        to: leader,
-        ms: Math.round((at - this.leaderGoneAt.at) * 1000) / 1000,
-        at: new Date(),
-      };
-      this.leaderGoneAt = undefined;
-    }
-    publishLeaderObserved(this.election.name, leader, previous, this.stats.lastHandover);
-    this.leaderState.next(leader);
-    if (!this.term) this.update({ leader, reason: this.followerReason() });
-  }
-
   private followerReason(): LeadershipReason {
     const current = this.state.current;
     return current.role === 'follower' && current.leader ? 'leader-changed' : current.reason;
@@ -802,7 +748,7 @@ export class Candidate {
 
   private flushAndComplete(): void {
     this.state.complete();
-    this.leaderState.complete();
+    this.observer.complete();
     this.errorStream.complete();
   }
 }
