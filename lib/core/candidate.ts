@@ -1,7 +1,7 @@
 import type { ComparatorBuilder, Etcd3 } from 'etcd3';
 import { type Observable, Subject } from 'rxjs';
-import { type BackoffOptions, backoffDelay } from './backoff.js';
-import { type Clock, later, remaining, systemClock } from './clock.js';
+import { backoffDelay } from './backoff.js';
+import { later, remaining } from './clock.js';
 import {
   CandidateStoppedError,
   ElectionOptionsError,
@@ -26,7 +26,7 @@ import {
 } from './leadership.js';
 import { type Handover, LeaderObserver } from './leader-observer.js';
 import { LeadershipState } from './leadership-state.js';
-import { type CandidateOptions, resolveCandidateOptions } from './options.js';
+import { type ResolvedCandidateOptions, checkIdentity, keepaliveInterval } from './options.js';
 import { mark } from './marks.js';
 import { sleep, unary, untilAborted } from './rpc.js';
 import { deadlineAware } from './term-signal.js';
@@ -48,6 +48,16 @@ export interface CandidateStats {
   wakeups: number;
   /** The last leader change this node observed: from the old key's deletion to the new leader. */
   lastHandover?: Handover;
+}
+
+/** What a {@link Candidate} is made of: who it is, and its settings as `resolveEngineOptions` gives them. */
+export interface CandidateConfig {
+  /** The election name, shared with every implementation campaigning on it. */
+  election: string;
+  /** This node's proposal, proclaimed while it leads. Any UTF-8 string. */
+  value: string;
+  /** The engine's settings, taken as they are: neither checked nor defaulted again. */
+  settings: ResolvedCandidateOptions;
 }
 
 /** What a leader's work gets: a signal that aborts when the term ends, and its fencing token. */
@@ -102,12 +112,7 @@ export class Candidate {
     wakeups: 0,
   };
 
-  private readonly ttl: number;
-  private readonly margin: number;
-  private readonly requestTimeout: number;
-  private readonly backoff: BackoffOptions;
-  private readonly observeLeader: boolean;
-  private readonly clock: Clock;
+  private readonly settings: ResolvedCandidateOptions;
   private value: string;
 
   private readonly state: LeadershipState;
@@ -138,21 +143,17 @@ export class Candidate {
    */
   constructor(
     private readonly client: Etcd3,
-    options: CandidateOptions,
+    options: CandidateConfig,
     private readonly sessions?: Sessions,
   ) {
-    const resolved = resolveCandidateOptions(options);
-    this.ttl = resolved.ttl;
-    this.margin = resolved.margin;
-    this.requestTimeout = resolved.requestTimeout;
-    this.backoff = resolved.backoff;
-    this.observeLeader = resolved.observe;
-    this.clock = options.clock ?? systemClock;
+    checkIdentity(options.election, options.value);
+    const { settings } = options;
+    this.settings = settings;
     this.value = options.value;
     this.election = new Election(client, options.election, {
-      requestTimeout: this.requestTimeout,
-      maxRequestBytes: resolved.maxRequestBytes,
-      tokenRefresh: (this.ttl * 1000) / 3,
+      requestTimeout: settings.requestTimeout,
+      maxRequestBytes: settings.maxRequestBytes,
+      tokenRefresh: keepaliveInterval(settings.ttl),
     });
     this.election.checkValue(this.value);
     this.state = new LeadershipState(
@@ -216,10 +217,10 @@ export class Candidate {
   start(): void {
     if (this.running || this.stopController.signal.aborted) return;
     this.running = this.run();
-    if (this.observeLeader) {
+    if (this.settings.observe) {
       this.observing = this.observer.observe({
         signal: this.stopController.signal,
-        backoff: this.backoff,
+        backoff: this.settings.backoff,
         onError: error => this.errorStream.next(error),
       });
     }
@@ -359,11 +360,11 @@ export class Candidate {
         session = this.sessions
           ? await this.sharedSession(signal)
           : await Session.grant(this.client, {
-              ttl: this.ttl,
-              margin: this.margin,
-              requestTimeout: this.requestTimeout,
+              ttl: this.settings.ttl,
+              margin: this.settings.margin,
+              requestTimeout: this.settings.requestTimeout,
               signal,
-              clock: this.clock,
+              clock: this.settings.clock,
             });
         failures = 0;
         this.session = session;
@@ -395,15 +396,18 @@ export class Candidate {
           const gone = { key: undefined, revision: undefined, lease: undefined };
           if (refusal) {
             // etcd answers but refuses us: retry slowly, someone has to fix the set-up.
-            delay = Math.max(this.backoff.max, backoffDelay(failures - 1, this.backoff));
+            delay = Math.max(
+              this.settings.backoff.max,
+              backoffDelay(failures - 1, this.settings.backoff),
+            );
             this.update({ role: 'disconnected', reason: refusal, ...gone });
           } else if (!session) {
             // etcd does not answer: probe every half second at least, so that a node campaigns
             // within a second of etcd answering again, however long the outage was.
-            delay = Math.min(PROBE_INTERVAL, backoffDelay(failures - 1, this.backoff));
+            delay = Math.min(PROBE_INTERVAL, backoffDelay(failures - 1, this.settings.backoff));
             this.update({ role: 'disconnected', reason: 'etcd-unreachable', ...gone });
           } else {
-            delay = backoffDelay(failures - 1, this.backoff);
+            delay = backoffDelay(failures - 1, this.settings.backoff);
           }
         }
       } finally {
@@ -472,11 +476,13 @@ export class Candidate {
       // expired in etcd (etcd may extend a lease by up to a TTL when a new raft leader starts).
       const expired = later(
         session.deadline,
-        this.margin + session.ttl * 1000 + this.requestTimeout,
+        this.settings.margin + session.ttl * 1000 + this.settings.requestTimeout,
       );
       void Promise.race([
         this.sessions!.revocation(session),
-        sleep(remaining(expired, this.clock), this.stopController.signal).catch(() => undefined),
+        sleep(remaining(expired, this.settings.clock), this.stopController.signal).catch(
+          () => undefined,
+        ),
       ]).then(settle);
       return;
     }
@@ -514,7 +520,7 @@ export class Candidate {
             'deleteRange',
             { key },
             {
-              timeout: this.requestTimeout,
+              timeout: this.settings.requestTimeout,
               signal,
             },
           );
@@ -524,7 +530,7 @@ export class Candidate {
           this.errorStream.next(error);
           if (refusalOf(error)) return;
         }
-        await sleep(backoffDelay(attempt, this.backoff), signal).catch(() => undefined);
+        await sleep(backoffDelay(attempt, this.settings.backoff), signal).catch(() => undefined);
       }
     } finally {
       off();
@@ -594,7 +600,7 @@ export class Candidate {
         const refusal = refusalOf(error);
         if (refusal) throw new Refused(refusal, error);
         this.errorStream.next(error);
-        delay = backoffDelay(failures++, this.backoff);
+        delay = backoffDelay(failures++, this.settings.backoff);
       } finally {
         if (this.round === round && delay === 0) this.round = undefined;
         // No wait is running now: nothing for the observer to hold back for.
@@ -670,7 +676,7 @@ export class Candidate {
         }
         this.errorStream.next(error);
         from = undefined;
-        await sleep(backoffDelay(failures++, this.backoff), signal);
+        await sleep(backoffDelay(failures++, this.settings.backoff), signal);
       }
     }
   }

@@ -7,7 +7,14 @@
 import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Candidate, Locks, Sessions, createEtcdClient, type Lock } from '../../lib/core/index.js';
+import {
+  Candidate,
+  Locks,
+  Sessions,
+  createEtcdClient,
+  type Lock,
+  resolveEngineOptions,
+} from '../../lib/core/index.js';
 import { ElectionModule, ElectionRegistry, LockService } from '../../lib/index.js';
 import { delay } from '../support/index.js';
 import { type BenchContext, electionName } from './context.js';
@@ -135,7 +142,11 @@ async function measurePerElection(
   const candidates = Array.from(
     { length: ELECTIONS },
     (_, i) =>
-      new Candidate(client, { election: electionName(`per-election-${i}`), value: 'bench', ttl }),
+      new Candidate(client, {
+        election: electionName(`per-election-${i}`),
+        value: 'bench',
+        settings: resolveEngineOptions({ ttl }),
+      }),
   );
   try {
     for (const candidate of candidates) candidate.start();
