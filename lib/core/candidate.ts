@@ -31,8 +31,8 @@ import { mark } from './marks.js';
 import { sleep, unary, untilAborted } from './rpc.js';
 import { deadlineAware } from './term-signal.js';
 import { scheduleWarmUp } from './warmup.js';
-import { Session, type SessionLossReason } from './session.js';
-import type { Sessions } from './sessions.js';
+import type { Session, SessionLossReason } from './session.js';
+import { Sessions } from './sessions.js';
 
 /** Counters of one candidate since it started. */
 export interface CandidateStats {
@@ -79,7 +79,7 @@ interface ResignWaiter {
 
 const RESIGN = Symbol('resign');
 
-/** Ends the session (the lease is revoked, our keys go with it), then recovery starts afresh. */
+/** Leaves the session (our key deleted first, if it lives on), then recovery starts afresh. */
 class AbandonSession extends Error {}
 
 /** etcd refuses this node (auth, permission, TLS): no point retrying soon. */
@@ -113,6 +113,10 @@ export class Candidate {
   };
 
   private readonly settings: ResolvedCandidateOptions;
+  /** Where this candidate's session comes from: the application's, or {@link ownSessions}. */
+  private readonly sessions: Sessions;
+  /** The session owner this candidate made for itself, when given none. */
+  private readonly ownSessions?: Sessions;
   private value: string;
 
   private readonly state: LeadershipState;
@@ -139,16 +143,18 @@ export class Candidate {
   /**
    * @param sessions The application's session owner to campaign on (one lease for every election
    *   and lock of the process, losing it ends all their terms at once). Without it, the candidate
-   *   grants and keeps its own session with its own `ttl`.
+   *   owns one with its own settings, closed (its lease revoked) by {@link stop}.
    */
   constructor(
     private readonly client: Etcd3,
     options: CandidateConfig,
-    private readonly sessions?: Sessions,
+    sessions?: Sessions,
   ) {
     checkIdentity(options.election, options.value);
     const { settings } = options;
     this.settings = settings;
+    this.ownSessions = sessions ? undefined : new Sessions(client, settings);
+    this.sessions = sessions ?? this.ownSessions!;
     this.value = options.value;
     this.election = new Election(client, options.election, {
       requestTimeout: settings.requestTimeout,
@@ -334,6 +340,8 @@ export class Candidate {
       settle();
       this.stopController.abort(new CandidateStoppedError(this.election.name));
       await Promise.allSettled([this.running, this.observing]);
+      // Our own lease goes last (at once if the loop, unwinding, revoked it already).
+      await this.ownSessions?.close();
       // Our key went with the resign above or with the lease revoked as the loop unwound.
       for (const waiter of this.resignWaiters.splice(0)) waiter.resolve();
       this.update({
@@ -357,15 +365,7 @@ export class Candidate {
       let session: Session | undefined;
       let delay = 0;
       try {
-        session = this.sessions
-          ? await this.sharedSession(signal)
-          : await Session.grant(this.client, {
-              ttl: this.settings.ttl,
-              margin: this.settings.margin,
-              requestTimeout: this.settings.requestTimeout,
-              signal,
-              clock: this.settings.clock,
-            });
+        session = await this.sharedSession(signal);
         failures = 0;
         this.session = session;
         const current = session;
@@ -424,7 +424,7 @@ export class Candidate {
    * grant shows in this candidate's state (`etcd-unreachable`, or the refusal).
    */
   private async sharedSession(signal: AbortSignal): Promise<Session> {
-    const sessions = this.sessions!;
+    const sessions = this.sessions;
     const onFailure = (error: unknown) => {
       this.errorStream.next(error);
       this.update({
@@ -448,25 +448,13 @@ export class Candidate {
     if (this.session === session) this.session = undefined;
     this.offSession?.();
     this.offSession = undefined;
-    if (this.sessions) return this.leaveSharedSession(session);
-    // A resign still pending completes with this session: its key goes with the lease.
-    const waiters = this.resignWaiters.splice(0);
-    if (this.stopController.signal.aborted) {
-      // On shutdown stop() has resigned already: one revoke, awaited.
-      await session.close();
-    } else {
-      // On loss, revoke until done or the lease has certainly expired (a stale key would block
-      // the queue), unawaited, so an unreachable etcd does not hold up recovery.
-      const revoked = session.close({ persist: true });
-      if (waiters.length) void revoked.then(() => waiters.forEach(waiter => waiter.resolve()));
-      return;
-    }
-    for (const waiter of waiters) waiter.resolve();
+    return this.leaveSharedSession(session);
   }
 
   /**
-   * Lets go of the shared session without ending it (the other elections and locks of the
-   * application live on it): a live one keeps no key of ours; a lost one is revoked by its owner.
+   * Lets go of the session without ending it (the application's other elections and locks may
+   * live on it): a live one keeps no key of ours; a lost one is revoked by its owner. On shutdown
+   * our own session owner is closed here, revoking the lease.
    */
   private async leaveSharedSession(session: Session): Promise<void> {
     const waiters = this.resignWaiters.splice(0);
@@ -479,7 +467,7 @@ export class Candidate {
         this.settings.margin + session.ttl * 1000 + this.settings.requestTimeout,
       );
       void Promise.race([
-        this.sessions!.revocation(session),
+        this.sessions.revocation(session),
         sleep(remaining(expired, this.settings.clock), this.stopController.signal).catch(
           () => undefined,
         ),
@@ -487,9 +475,13 @@ export class Candidate {
       return;
     }
     if (this.stopController.signal.aborted) {
-      // On shutdown stop() resigned already; a campaign abandoned in flight may have written our
-      // key without telling us its revision: one delete of it, by our lease.
-      if (!this.keyGoneOnStop) {
+      if (this.ownSessions) {
+        // On shutdown stop() resigned already; revoking our own lease takes any key left on it
+        // too, so no delete goes out before the revoke.
+        await this.ownSessions.close();
+      } else if (!this.keyGoneOnStop) {
+        // stop() resigned already, but a campaign abandoned in flight may have written our key
+        // without telling us its revision: one delete of it, by our lease.
         await this.election.resignLease(session.leaseId).catch(() => false);
       }
       settle();
