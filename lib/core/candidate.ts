@@ -28,6 +28,7 @@ import { type Handover, LeaderObserver } from './leader-observer.js';
 import { LeadershipState } from './leadership-state.js';
 import { type ResolvedCandidateOptions, checkIdentity, keepaliveInterval } from './options.js';
 import { mark } from './marks.js';
+import { retryWhileAlive } from './retry.js';
 import { sleep, unary, untilAborted } from './rpc.js';
 import { deadlineAware } from './term-signal.js';
 import { scheduleWarmUp } from './warmup.js';
@@ -498,35 +499,20 @@ export class Candidate {
    * lost (the key goes with its lease), we stop, or etcd refuses us (the key is ours, and the
    * next campaign takes it up again).
    */
-  private async deleteOwnKey(session: Session): Promise<void> {
+  private deleteOwnKey(session: Session): Promise<void> {
     const key = Buffer.from(candidateKey(this.election.name, session.leaseId));
-    const gone = new AbortController();
-    const off = session.onLost(reason => gone.abort(reason));
-    const signal = AbortSignal.any([gone.signal, this.stopController.signal]);
-    try {
-      for (let attempt = 0; session.isAlive() && !signal.aborted; attempt++) {
-        try {
-          await unary(
-            this.client,
-            'KV',
-            'deleteRange',
-            { key },
-            {
-              timeout: this.settings.requestTimeout,
-              signal,
-            },
-          );
-          return;
-        } catch (error) {
-          if (signal.aborted) return;
-          this.errorStream.next(error);
-          if (refusalOf(error)) return;
-        }
-        await sleep(backoffDelay(attempt, this.settings.backoff), signal).catch(() => undefined);
-      }
-    } finally {
-      off();
-    }
+    const { requestTimeout, backoff } = this.settings;
+    return retryWhileAlive(
+      session,
+      signal =>
+        unary(this.client, 'KV', 'deleteRange', { key }, { timeout: requestTimeout, signal }),
+      {
+        backoff,
+        onError: error => this.errorStream.next(error),
+        signal: this.stopController.signal,
+        giveUp: error => refusalOf(error) !== undefined,
+      },
+    );
   }
 
   private async campaignLoop(session: Session, signal: AbortSignal): Promise<void> {
