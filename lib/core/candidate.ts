@@ -508,7 +508,11 @@ export class Candidate {
         unary(this.client, 'KV', 'deleteRange', { key }, { timeout: requestTimeout, signal }),
       {
         backoff,
-        onError: error => this.errorStream.next(error),
+        // A refusal ends the retries unreported: the next campaign meets it, and reports it, again
+        // (one error per slow retry, as when etcd refuses the campaign itself).
+        onError: error => {
+          if (!refusalOf(error)) this.errorStream.next(error);
+        },
         signal: this.stopController.signal,
         giveUp: error => refusalOf(error) !== undefined,
       },
