@@ -1,3 +1,4 @@
+/** One node in one election, its whole life: session → campaign → wait → lead → lose → recover. */
 import type { ComparatorBuilder, Etcd3 } from 'etcd3';
 import { type Observable, Subject } from 'rxjs';
 import { backoffDelay } from './backoff.js';
@@ -51,7 +52,7 @@ export interface CandidateStats {
   lastHandover?: Handover;
 }
 
-/** What a {@link Candidate} is made of: who it is, and its settings as `resolveEngineOptions` gives them. */
+/** What a {@link Candidate} is made with: who it is, and settings from `resolveEngineOptions`. */
 export interface CandidateConfig {
   /** The election name, shared with every implementation campaigning on it. */
   election: string;
