@@ -19,6 +19,7 @@ import {
   createEtcdClient,
   electionPrefix,
   refusalOf,
+  resolveEngineOptions,
 } from './core/index.js';
 import { mark } from './core/marks.js';
 import { ELECTION_LOGGER_CONTEXT } from './election.constants.js';
@@ -73,7 +74,7 @@ export type ElectionEngineFactory = (
 ) => ElectionEngine;
 
 const createCandidate: ElectionEngineFactory = (client, options, sessions) =>
-  new Candidate(client, options, sessions);
+  new Candidate(client, { ...options, settings: resolveEngineOptions(options) }, sessions);
 
 interface Transition {
   leadership: Leadership;

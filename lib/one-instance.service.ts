@@ -6,7 +6,7 @@ import {
   Optional,
 } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
-import { Candidate, ElectionError } from './core/index.js';
+import { Candidate, ElectionError, resolveEngineOptions } from './core/index.js';
 import { ELECTION_CONNECTION, ELECTION_LOGGER_CONTEXT } from './election.constants.js';
 import { runInTerm } from './election.context.js';
 import {
@@ -112,10 +112,7 @@ export class OneInstanceService implements OnApplicationBootstrap, OnModuleDestr
       {
         election: binding.name,
         value,
-        ttl,
-        margin,
-        requestTimeout,
-        backoff,
+        settings: resolveEngineOptions({ ttl, margin, requestTimeout, backoff }),
       },
       connection.sessions,
     );

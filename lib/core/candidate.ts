@@ -1,39 +1,33 @@
+/** One node in one election as the application sees it: its state, its term, start and stop. */
 import type { ComparatorBuilder, Etcd3 } from 'etcd3';
-import { BehaviorSubject, type Observable, Subject, filter } from 'rxjs';
-import { type BackoffOptions, backoffDelay } from './backoff.js';
-import { type Clock, later, remaining, systemClock } from './clock.js';
+import { type Observable, Subject } from 'rxjs';
+import { RESIGN } from './campaign.js';
+import { type SessionContext, superviseSessions } from './candidate-session.js';
 import {
   CandidateStoppedError,
   ElectionOptionsError,
   LeadershipLostError,
-  LeadershipTimeoutError,
   NotLeaderError,
-  SessionsClosedError,
 } from './errors/index.js';
-import { type EtcdRefusal, isRefusal, refusalOf } from './errors/index.js';
 import {
   publishElected,
   publishEtcdError,
-  publishLeaderObserved,
   publishState,
   publishTermEnded,
 } from './diagnostics/index.js';
 import { Election, type LeaderInfo, type Participant, type Ticket } from './election.js';
-import { candidateKey } from './keys.js';
 import {
   type FencingToken,
   type Leadership,
   type LeadershipReason,
   initialLeadership,
-  transition,
 } from './leadership.js';
-import { type CandidateOptions, resolveCandidateOptions } from './options.js';
+import { type Handover, LeaderObserver } from './leader-observer.js';
+import { LeadershipState } from './leadership-state.js';
+import { type ResolvedCandidateOptions, checkIdentity, keepaliveInterval } from './options.js';
 import { mark } from './marks.js';
-import { sleep, unary, untilAborted } from './rpc.js';
 import { deadlineAware } from './term-signal.js';
-import { scheduleWarmUp } from './warmup.js';
-import { Session, type SessionLossReason } from './session.js';
-import type { Sessions } from './sessions.js';
+import { Sessions } from './sessions.js';
 
 /** Counters of one candidate since it started. */
 export interface CandidateStats {
@@ -51,16 +45,14 @@ export interface CandidateStats {
   lastHandover?: Handover;
 }
 
-/** One observed change of leader. */
-export interface Handover {
-  /** The leader that went away. */
-  from?: LeaderInfo;
-  /** The leader that followed. */
-  to: LeaderInfo;
-  /** Milliseconds from seeing the old leader's key deleted to seeing the new leader. */
-  ms: number;
-  /** When the new leader was seen. */
-  at: Date;
+/** What a {@link Candidate} is made with: who it is, and settings from `resolveEngineOptions`. */
+export interface CandidateConfig {
+  /** The election name, shared with every implementation campaigning on it. */
+  election: string;
+  /** This node's proposal, proclaimed while it leads. Any UTF-8 string. */
+  value: string;
+  /** The engine's settings, taken as they are: neither checked nor defaulted again. */
+  settings: ResolvedCandidateOptions;
 }
 
 /** What a leader's work gets: a signal that aborts when the term ends, and its fencing token. */
@@ -74,29 +66,6 @@ export interface LeaderTerm {
 interface ActiveTerm extends LeaderTerm {
   controller: AbortController;
 }
-
-interface ResignWaiter {
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
-const RESIGN = Symbol('resign');
-
-/** Ends the session (the lease is revoked, our keys go with it), then recovery starts afresh. */
-class AbandonSession extends Error {}
-
-/** etcd refuses this node (auth, permission, TLS): no point retrying soon. */
-class Refused extends Error {
-  constructor(
-    readonly refusal: EtcdRefusal,
-    readonly error: unknown,
-  ) {
-    super(refusal);
-  }
-}
-
-/** The longest pause between attempts to reach an etcd that does not answer. */
-const PROBE_INTERVAL = 500;
 
 /**
  * Keeps one node in one election for its whole life: session → campaign → wait → lead → lose →
@@ -115,72 +84,59 @@ export class Candidate {
     wakeups: 0,
   };
 
-  private readonly ttl: number;
-  private readonly margin: number;
-  private readonly requestTimeout: number;
-  private readonly backoff: BackoffOptions;
-  private readonly observeLeader: boolean;
-  private readonly clock: Clock;
-  private value: string;
-
-  /** The latest snapshot; `state` may lag behind it while emissions are queued. */
-  private current: Leadership;
-  private readonly state: BehaviorSubject<Leadership>;
-  private readonly emissions: Leadership[] = [];
-  private emitting = false;
-  private readonly leaderState = new BehaviorSubject<LeaderInfo | undefined | null>(null);
+  private readonly state: LeadershipState;
+  private readonly observer: LeaderObserver;
   private readonly errorStream = new Subject<unknown>();
   private readonly stopController = new AbortController();
-
-  private session?: Session;
-  private offSession?: () => void;
-  /** stop() deleted our key already: nothing is left to delete on the shared lease. */
-  private keyGoneOnStop = false;
-  private round?: AbortController;
-  private ticket?: Ticket;
+  /** What this candidate shares with its loops over sessions and rounds. */
+  private readonly ctx: SessionContext;
   private term?: ActiveTerm;
-  private resignWaiters: ResignWaiter[] = [];
-  /** What the latest resign() gives as the reason: `rebalanced` when a balancer asked. */
-  private resignReason: 'resigned' | 'rebalanced' = 'resigned';
   private running?: Promise<void>;
   private observing?: Promise<void>;
   private stopped?: Promise<void>;
-  /** Set when stop() begins: the loops keep this node's place but never campaign or lead again. */
-  private leaving = false;
-  private leaderGoneAt?: { at: number; leader?: LeaderInfo };
-  /** The read a wake-up sends, which decides whether this node leads, while it is in flight. */
-  private deciding?: { promise: Promise<void>; resolve: () => void };
-  /** The predecessor's key while the waiter watches it. */
-  private waitingOn?: string;
-  private lastObserved?: LeaderInfo;
 
   /**
    * @param sessions The application's session owner to campaign on (one lease for every election
    *   and lock of the process, losing it ends all their terms at once). Without it, the candidate
-   *   grants and keeps its own session with its own `ttl`.
+   *   owns one with its own settings, closed (its lease revoked) by {@link stop}.
    */
-  constructor(
-    private readonly client: Etcd3,
-    options: CandidateOptions,
-    private readonly sessions?: Sessions,
-  ) {
-    const resolved = resolveCandidateOptions(options);
-    this.ttl = resolved.ttl;
-    this.margin = resolved.margin;
-    this.requestTimeout = resolved.requestTimeout;
-    this.backoff = resolved.backoff;
-    this.observeLeader = resolved.observe;
-    this.clock = options.clock ?? systemClock;
-    this.value = options.value;
+  constructor(client: Etcd3, options: CandidateConfig, sessions?: Sessions) {
+    checkIdentity(options.election, options.value);
+    const { settings } = options;
+    const ownSessions = sessions ? undefined : new Sessions(client, settings);
     this.election = new Election(client, options.election, {
-      requestTimeout: this.requestTimeout,
-      maxRequestBytes: resolved.maxRequestBytes,
-      tokenRefresh: (this.ttl * 1000) / 3,
+      requestTimeout: settings.requestTimeout,
+      maxRequestBytes: settings.maxRequestBytes,
+      tokenRefresh: keepaliveInterval(settings.ttl),
     });
-    this.election.checkValue(this.value);
-    this.current = initialLeadership(options.election, options.value);
-    this.state = new BehaviorSubject(this.current);
+    this.election.checkValue(options.value);
+    this.state = new LeadershipState(
+      initialLeadership(options.election, options.value),
+      publishState,
+    );
+    this.observer = new LeaderObserver(this.election, this.stats, leader => {
+      if (!this.term) this.update({ leader, reason: this.followerReason() });
+    });
     this.errorStream.subscribe(error => publishEtcdError(options.election, error));
+    this.ctx = {
+      client,
+      election: this.election,
+      settings,
+      stats: this.stats,
+      observer: this.observer,
+      state: this.state,
+      sessions: sessions ?? ownSessions!,
+      ownSessions,
+      stopSignal: this.stopController.signal,
+      value: options.value,
+      resignWaiters: [],
+      resignReason: 'resigned',
+      leaving: false,
+      keyGoneOnStop: false,
+      report: error => this.errorStream.next(error),
+      becomeLeader: ticket => this.becomeLeader(ticket),
+      stepDown: (reason, patch) => this.stepDown(reason, patch),
+    };
   }
 
   /**
@@ -189,12 +145,12 @@ export class Candidate {
    * to new subscribers.
    */
   get leadership$(): Observable<Leadership> {
-    return this.state.asObservable();
+    return this.state.leadership$;
   }
 
   /** Who leads, observed (whatever language it runs); `undefined` while nobody does. */
   get leader$(): Observable<LeaderInfo | undefined> {
-    return this.leaderState.pipe(filter((l): l is LeaderInfo | undefined => l !== null));
+    return this.observer.leader$;
   }
 
   /** Errors the candidate recovered from (etcd unreachable, broken watches …), for logging. */
@@ -205,12 +161,12 @@ export class Candidate {
   /** The current snapshot, checked against the lease deadline at call time. */
   get leadership(): Leadership {
     this.isLeader();
-    return this.current;
+    return this.state.current;
   }
 
   /** True while a session exists whose local deadline has not passed. */
   hasSession(): boolean {
-    return !!this.session?.isAlive();
+    return !!this.ctx.session?.isAlive();
   }
 
   /**
@@ -220,7 +176,7 @@ export class Candidate {
    */
   isLeader(): boolean {
     if (!this.term) return false;
-    if (!this.session?.isAlive()) return false;
+    if (!this.ctx.session?.isAlive()) return false;
     return this.term !== undefined;
   }
 
@@ -233,17 +189,13 @@ export class Candidate {
   /** Starts campaigning (and observing). Idempotent. */
   start(): void {
     if (this.running || this.stopController.signal.aborted) return;
-    this.running = this.run();
-    if (this.observeLeader) {
-      this.observing = this.election.observe((leader, at) => this.onObserved(leader, at), {
+    this.running = superviseSessions(this.ctx);
+    const { settings } = this.ctx;
+    if (settings.observe) {
+      this.observing = this.observer.observe({
         signal: this.stopController.signal,
-        backoff: this.backoff,
+        backoff: settings.backoff,
         onError: error => this.errorStream.next(error),
-        decided: deleted => {
-          // The waiter's own event for this deletion may still be on its way: its read decides.
-          if (!this.deciding && deleted === this.waitingOn) this.beginDeciding();
-          return this.deciding?.promise;
-        },
       });
     }
   }
@@ -256,17 +208,18 @@ export class Candidate {
    * (a balancer's step) is the reason the step-down reports instead of `resigned`.
    */
   resign(options: { reason?: 'rebalanced' } = {}): Promise<void> {
-    if (this.leaving || this.stopController.signal.aborted) {
+    const ctx = this.ctx;
+    if (ctx.leaving || this.stopController.signal.aborted) {
       return Promise.reject(new CandidateStoppedError(this.election.name));
     }
-    this.resignReason = options.reason ?? 'resigned';
-    this.stepDown(this.resignReason);
-    if (!this.running || !this.session?.isAlive()) return Promise.resolve();
+    ctx.resignReason = options.reason ?? 'resigned';
+    this.stepDown(ctx.resignReason);
+    if (!this.running || !ctx.session?.isAlive()) return Promise.resolve();
     const done = new Promise<void>((resolve, reject) =>
-      this.resignWaiters.push({ resolve, reject }),
+      ctx.resignWaiters.push({ resolve, reject }),
     );
     // The loop completes the resign wherever it is: waiting, leading, or pausing after an error.
-    this.round?.abort(RESIGN);
+    ctx.round?.abort(RESIGN);
     return done;
   }
 
@@ -281,8 +234,8 @@ export class Candidate {
       throw new ElectionOptionsError('value', value, 'a string');
     }
     this.election.checkValue(value);
-    this.value = value;
-    const ticket = this.ticket;
+    this.ctx.value = value;
+    const ticket = this.ctx.ticket;
     if (ticket) {
       const ok = await this.election.proclaim(ticket, value);
       if (!ok) throw new NotLeaderError(this.election.name, 'proclaim');
@@ -296,39 +249,8 @@ export class Candidate {
 
   /** Resolves with the snapshot once this node leads; rejects on timeout, abort or stop. */
   waitForLeadership(options: { signal?: AbortSignal; timeout?: number } = {}): Promise<Leadership> {
-    const { signal, timeout } = options;
-    return new Promise<Leadership>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const cleanup = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        subscription.unsubscribe();
-      };
-      const onAbort = () => {
-        cleanup();
-        reject(signal!.reason);
-      };
-      const subscription = this.state.subscribe({
-        next: () => {
-          if (this.isLeader()) {
-            queueMicrotask(cleanup);
-            resolve(this.current);
-          }
-        },
-        complete: () => {
-          queueMicrotask(cleanup);
-          reject(new CandidateStoppedError(this.election.name));
-        },
-      });
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeout !== undefined) {
-        timer = setTimeout(() => {
-          cleanup();
-          reject(new LeadershipTimeoutError(this.election.name, timeout));
-        }, timeout);
-      }
-    });
+    const accept = () => (this.isLeader() ? this.state.current : undefined);
+    return this.state.waitFor(this.election.name, accept, options);
   }
 
   /** Every candidate in the queue, leader first (all implementations alike). */
@@ -373,22 +295,25 @@ export class Candidate {
       resigned = undefined;
       callback?.();
     };
+    const ctx = this.ctx;
     this.stopped ??= (async () => {
-      this.leaving = true;
+      ctx.leaving = true;
       this.stepDown('stopping');
-      this.round?.abort();
+      ctx.round?.abort();
       this.update({ reason: 'stopping' });
       if (options.drain) await options.drain().catch(error => this.errorStream.next(error));
       // The successor waits on the resign alone: send it before anything else, and only then
       // unwind the loops and revoke the lease, so that neither that CPU work nor a second write
       // (which the successor's linearizable read would queue behind) slows the handover.
-      const ticket = this.ticket;
-      if (ticket) this.keyGoneOnStop = await this.election.resign(ticket).catch(() => false);
+      const ticket = ctx.ticket;
+      if (ticket) ctx.keyGoneOnStop = await this.election.resign(ticket).catch(() => false);
       settle();
       this.stopController.abort(new CandidateStoppedError(this.election.name));
       await Promise.allSettled([this.running, this.observing]);
+      // Our own lease goes last (at once if the loop, unwinding, revoked it already).
+      await ctx.ownSessions?.close();
       // Our key went with the resign above or with the lease revoked as the loop unwound.
-      for (const waiter of this.resignWaiters.splice(0)) waiter.resolve();
+      for (const waiter of ctx.resignWaiters.splice(0)) waiter.resolve();
       this.update({
         role: 'disconnected',
         reason: 'stopped',
@@ -399,337 +324,6 @@ export class Candidate {
       this.flushAndComplete();
     })().finally(settle);
     return this.stopped;
-  }
-
-  private async run(): Promise<void> {
-    const stop = this.stopController.signal;
-    let failures = 0;
-    while (!stop.aborted) {
-      const lifetime = new AbortController();
-      const signal = AbortSignal.any([lifetime.signal, stop]);
-      let session: Session | undefined;
-      let delay = 0;
-      try {
-        session = this.sessions
-          ? await this.sharedSession(signal)
-          : await Session.grant(this.client, {
-              ttl: this.ttl,
-              margin: this.margin,
-              requestTimeout: this.requestTimeout,
-              signal,
-              clock: this.clock,
-            });
-        failures = 0;
-        this.session = session;
-        const current = session;
-        this.offSession = current.onLost(reason => this.onSessionLost(current, reason, lifetime));
-        // After a refusal, stay as refused until the campaign shows etcd lets us in again.
-        if (!isRefusal(this.current.reason)) {
-          this.update({ role: 'follower', reason: 'campaigning', lease: session.leaseHex });
-        }
-        await this.campaignLoop(session, signal);
-      } catch (caught) {
-        if (stop.aborted) break;
-        if (caught instanceof SessionsClosedError) {
-          // The application's session owner closed before this election stopped: shutting down.
-          this.update({
-            role: 'disconnected',
-            reason: 'stopping',
-            key: undefined,
-            lease: undefined,
-          });
-          await untilAborted(stop).catch(() => undefined);
-          break;
-        }
-        if (!lifetime.signal.aborted && !(caught instanceof AbandonSession)) {
-          const refusal = caught instanceof Refused ? caught.refusal : refusalOf(caught);
-          const error = caught instanceof Refused ? caught.error : caught;
-          failures++;
-          this.errorStream.next(error);
-          const gone = { key: undefined, revision: undefined, lease: undefined };
-          if (refusal) {
-            // etcd answers but refuses us: retry slowly, someone has to fix the set-up.
-            delay = Math.max(this.backoff.max, backoffDelay(failures - 1, this.backoff));
-            this.update({ role: 'disconnected', reason: refusal, ...gone });
-          } else if (!session) {
-            // etcd does not answer: probe every half second at least, so that a node campaigns
-            // within a second of etcd answering again, however long the outage was.
-            delay = Math.min(PROBE_INTERVAL, backoffDelay(failures - 1, this.backoff));
-            this.update({ role: 'disconnected', reason: 'etcd-unreachable', ...gone });
-          } else {
-            delay = backoffDelay(failures - 1, this.backoff);
-          }
-        }
-      } finally {
-        this.ticket = undefined;
-        if (session) await this.closeSession(session);
-      }
-      if (stop.aborted) break;
-      await sleep(delay, stop).catch(() => undefined);
-    }
-  }
-
-  /**
-   * The application's live session, waiting for one while there is none; meanwhile each failed
-   * grant shows in this candidate's state (`etcd-unreachable`, or the refusal).
-   */
-  private async sharedSession(signal: AbortSignal): Promise<Session> {
-    const sessions = this.sessions!;
-    const onFailure = (error: unknown) => {
-      this.errorStream.next(error);
-      this.update({
-        role: 'disconnected',
-        reason: refusalOf(error) ?? 'etcd-unreachable',
-        key: undefined,
-        revision: undefined,
-        lease: undefined,
-      });
-    };
-    const off = sessions.onGrantFailed(onFailure);
-    try {
-      if (!sessions.current() && sessions.error !== undefined) onFailure(sessions.error);
-      return await sessions.get(signal);
-    } finally {
-      off();
-    }
-  }
-
-  private async closeSession(session: Session): Promise<void> {
-    if (this.session === session) this.session = undefined;
-    this.offSession?.();
-    this.offSession = undefined;
-    if (this.sessions) return this.leaveSharedSession(session);
-    // A resign still pending completes with this session: its key goes with the lease.
-    const waiters = this.resignWaiters.splice(0);
-    if (this.stopController.signal.aborted) {
-      // On shutdown stop() has resigned already: one revoke, awaited.
-      await session.close();
-    } else {
-      // On loss, revoke until done or the lease has certainly expired (a stale key would block
-      // the queue), unawaited, so an unreachable etcd does not hold up recovery.
-      const revoked = session.close({ persist: true });
-      if (waiters.length) void revoked.then(() => waiters.forEach(waiter => waiter.resolve()));
-      return;
-    }
-    for (const waiter of waiters) waiter.resolve();
-  }
-
-  /**
-   * Lets go of the shared session without ending it (the other elections and locks of the
-   * application live on it): a live one keeps no key of ours; a lost one is revoked by its owner.
-   */
-  private async leaveSharedSession(session: Session): Promise<void> {
-    const waiters = this.resignWaiters.splice(0);
-    const settle = () => waiters.forEach(waiter => waiter.resolve());
-    if (!session.isAlive()) {
-      // A pending resign completes once the lease (with our key) is revoked, or has certainly
-      // expired in etcd (etcd may extend a lease by up to a TTL when a new raft leader starts).
-      const expired = later(
-        session.deadline,
-        this.margin + session.ttl * 1000 + this.requestTimeout,
-      );
-      void Promise.race([
-        this.sessions!.revocation(session),
-        sleep(remaining(expired, this.clock), this.stopController.signal).catch(() => undefined),
-      ]).then(settle);
-      return;
-    }
-    if (this.stopController.signal.aborted) {
-      // On shutdown stop() resigned already; a campaign abandoned in flight may have written our
-      // key without telling us its revision: one delete of it, by our lease.
-      if (!this.keyGoneOnStop) {
-        await this.election.resignLease(session.leaseId).catch(() => false);
-      }
-      settle();
-      return;
-    }
-    // Key overwritten, resign failed, or refused: our key (or a foreign value at it) must go
-    // before we campaign again, or the next campaign would take it for our place.
-    await this.deleteOwnKey(session);
-    settle();
-  }
-
-  /**
-   * Deletes `<prefix>/<our lease hex>` whatever it holds, retrying until done, the session is
-   * lost (the key goes with its lease), we stop, or etcd refuses us (the key is ours, and the
-   * next campaign takes it up again).
-   */
-  private async deleteOwnKey(session: Session): Promise<void> {
-    const key = Buffer.from(candidateKey(this.election.name, session.leaseId));
-    const gone = new AbortController();
-    const off = session.onLost(reason => gone.abort(reason));
-    const signal = AbortSignal.any([gone.signal, this.stopController.signal]);
-    try {
-      for (let attempt = 0; session.isAlive() && !signal.aborted; attempt++) {
-        try {
-          await unary(
-            this.client,
-            'KV',
-            'deleteRange',
-            { key },
-            {
-              timeout: this.requestTimeout,
-              signal,
-            },
-          );
-          return;
-        } catch (error) {
-          if (signal.aborted) return;
-          this.errorStream.next(error);
-          if (refusalOf(error)) return;
-        }
-        await sleep(backoffDelay(attempt, this.backoff), signal).catch(() => undefined);
-      }
-    } finally {
-      off();
-    }
-  }
-
-  private async campaignLoop(session: Session, signal: AbortSignal): Promise<void> {
-    let failures = 0;
-    const resetBackoff = () => (failures = 0);
-    for (;;) {
-      signal.throwIfAborted();
-      // Draining for stop(): hold our place in the queue, neither campaign nor lead again.
-      if (this.leaving) await untilAborted(signal);
-      const round = new AbortController();
-      this.round = round;
-      const roundSignal = AbortSignal.any([signal, round.signal]);
-      let delay = 0;
-      try {
-        if (this.resignWaiters.length) {
-          await this.completeResign(session, signal);
-          continue;
-        }
-        const ticket = await this.election.campaign(session.leaseId, this.value, roundSignal);
-        this.ticket = ticket;
-        scheduleWarmUp(this.client, this.election.prefix);
-        // A proclaim() made while the campaign was in flight: write it before going further, so
-        // that what we report is what etcd holds.
-        while (ticket.value !== this.value) {
-          if (!(await this.election.proclaim(ticket, this.value, roundSignal))) {
-            throw new AbandonSession('key-overwritten');
-          }
-        }
-        this.update({
-          ...(isRefusal(this.current.reason) && { role: 'follower', reason: 'campaigning' }),
-          lease: session.leaseHex,
-          key: ticket.key,
-          revision: ticket.revision,
-          value: this.value,
-        });
-        const own = await this.election.waitForTurn(ticket, roundSignal, {
-          onWatchEvents: count => (this.stats.waitWatchEvents += count),
-          onWait: predecessor => (this.waitingOn = predecessor),
-          onWake: () => {
-            this.stats.wakeups++;
-            // The observer may have begun the decision on seeing the same deletion first.
-            if (!this.deciding) this.beginDeciding();
-          },
-          onRead: () => {
-            resetBackoff();
-            this.waitingOn = undefined;
-            this.endDeciding();
-          },
-        });
-        if (!own.owned) {
-          if (own.exists) throw new AbandonSession('key-overwritten');
-          this.ticket = undefined;
-          this.update({ reason: 'key-deleted', key: undefined, revision: undefined });
-          continue;
-        }
-        if (!session.isAlive()) signal.throwIfAborted();
-        roundSignal.throwIfAborted();
-        const term = this.becomeLeader(ticket);
-        failures = 0;
-        await this.holdLeadership(ticket, term, own.revision, roundSignal, resetBackoff);
-      } catch (error) {
-        signal.throwIfAborted();
-        if (this.leaving || round.signal.reason === RESIGN) continue;
-        if (error instanceof AbandonSession) throw error;
-        const refusal = refusalOf(error);
-        if (refusal) throw new Refused(refusal, error);
-        this.errorStream.next(error);
-        delay = backoffDelay(failures++, this.backoff);
-      } finally {
-        if (this.round === round && delay === 0) this.round = undefined;
-        // No wait is running now: nothing for the observer to hold back for.
-        this.waitingOn = undefined;
-        this.endDeciding();
-      }
-      // The pause after an error still listens to resign() (and the loop's end) through the round.
-      await sleep(delay, roundSignal).catch(() => signal.throwIfAborted());
-      if (this.round === round) this.round = undefined;
-    }
-  }
-
-  private async completeResign(session: Session, signal: AbortSignal): Promise<void> {
-    const ticket = this.ticket;
-    this.ticket = undefined;
-    this.update({ reason: this.resignReason, key: undefined, revision: undefined });
-    const waiters = this.resignWaiters.splice(0);
-    let deleted: boolean;
-    try {
-      // A campaign abandoned in flight may have written our key without telling us its revision.
-      if (ticket) await this.election.resign(ticket, signal);
-      else await this.election.resignLease(session.leaseId, signal);
-      deleted = true;
-    } catch {
-      deleted = false;
-    }
-    if (deleted) {
-      for (const waiter of waiters) waiter.resolve();
-      return;
-    }
-    // A key we could not delete (or the session ended meanwhile) would keep our old place: give
-    // up the lease instead; the waiters settle once it is revoked or has expired.
-    this.resignWaiters.push(...waiters);
-    signal.throwIfAborted();
-    throw new AbandonSession('resign-failed');
-  }
-
-  private async holdLeadership(
-    ticket: Ticket,
-    term: ActiveTerm,
-    verifiedAt: string,
-    roundSignal: AbortSignal,
-    onRead: () => void,
-  ): Promise<void> {
-    const signal = AbortSignal.any([roundSignal, term.signal]);
-    let from: string | undefined = verifiedAt;
-    let failures = 0;
-    for (;;) {
-      try {
-        if (from === undefined) {
-          const own = await this.election.verify(ticket, signal);
-          failures = 0;
-          onRead();
-          if (!own.owned) {
-            const loss = own.exists ? 'key-overwritten' : 'key-deleted';
-            this.stepDown(loss, { key: undefined, revision: undefined });
-            if (own.exists) throw new AbandonSession(loss);
-            return;
-          }
-          from = own.revision;
-        }
-        const loss = await this.election.watchOwnership(ticket, from, signal);
-        this.stepDown(loss, { key: undefined, revision: undefined });
-        if (loss === 'key-overwritten') throw new AbandonSession(loss);
-        this.ticket = undefined;
-        return;
-      } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        if (error instanceof AbandonSession) throw error;
-        const refusal = refusalOf(error);
-        if (refusal) {
-          this.stepDown(refusal);
-          throw new Refused(refusal, error);
-        }
-        this.errorStream.next(error);
-        from = undefined;
-        await sleep(backoffDelay(failures++, this.backoff), signal);
-      }
-    }
   }
 
   private becomeLeader(ticket: Ticket): ActiveTerm {
@@ -743,7 +337,7 @@ export class Candidate {
     };
     this.term = term;
     this.stats.elected++;
-    publishElected(this.election.name, term.token, ticket.value, this.current.lease);
+    publishElected(this.election.name, term.token, ticket.value, this.state.current.lease);
     this.update({
       role: 'leader',
       reason: 'elected',
@@ -760,7 +354,7 @@ export class Candidate {
       key: ticket.key,
       value: ticket.value,
       revision: ticket.revision,
-      lease: this.current.lease ?? '',
+      lease: this.state.current.lease ?? '',
     };
   }
 
@@ -768,99 +362,35 @@ export class Candidate {
    * Ends the current term synchronously: the role flips (isLeader() is false from here on), the
    * term's signal aborts, then subscribers hear of it. Recovery comes after, asynchronously.
    */
-  private stepDown(reason: LeadershipReason, patch: Partial<Leadership> = {}): void {
+  private stepDown(reason: LeadershipReason, patch: Partial<Leadership> = {}): boolean {
     const term = this.term;
-    if (!term) return;
+    if (!term) return false;
     this.term = undefined;
     this.stats.lost++;
     term.controller.abort(new LeadershipLostError(this.election.name, reason));
-    publishTermEnded(this.current, term.token, reason, this.session?.deadline.monotonic);
-    const observed = this.lastObserved;
+    publishTermEnded(this.state.current, term.token, reason, this.ctx.session?.deadline.monotonic);
+    const observed = this.observer.last;
     this.update({
       role: 'follower',
       reason,
       leader: observed && observed.key !== term.token.key ? observed : undefined,
       ...patch,
     });
-  }
-
-  private onSessionLost(session: Session, reason: SessionLossReason, lifetime: AbortController) {
-    if (reason === 'closed' || session !== this.session) return;
-    this.stats.sessionLosses++;
-    const why: LeadershipReason = reason === 'revoked' ? 'lease-revoked' : 'session-expired';
-    const gone = { key: undefined, revision: undefined, lease: undefined };
-    if (this.term) this.stepDown(why, gone);
-    else this.update({ role: 'follower', reason: why, ...gone });
-    lifetime.abort(new LeadershipLostError(this.election.name, why));
-  }
-
-  private beginDeciding(): void {
-    this.endDeciding();
-    let resolve!: () => void;
-    const promise = new Promise<void>(r => (resolve = r));
-    this.deciding = { promise, resolve };
-  }
-
-  private endDeciding(): void {
-    this.deciding?.resolve();
-    this.deciding = undefined;
-  }
-
-  private onObserved(leader: LeaderInfo | undefined, at: number): void {
-    const previous = this.lastObserved;
-    this.lastObserved = leader;
-    if (!leader) {
-      this.leaderGoneAt = { at, leader: previous };
-    } else if (this.leaderGoneAt && this.leaderGoneAt.leader?.key !== leader.key) {
-      this.stats.lastHandover = {
-        from: this.leaderGoneAt.leader,
-        to: leader,
-        ms: Math.round((at - this.leaderGoneAt.at) * 1000) / 1000,
-        at: new Date(),
-      };
-      this.leaderGoneAt = undefined;
-    }
-    publishLeaderObserved(this.election.name, leader, previous, this.stats.lastHandover);
-    this.leaderState.next(leader);
-    if (!this.term) this.update({ leader, reason: this.followerReason() });
+    return true;
   }
 
   private followerReason(): LeadershipReason {
-    const current = this.current;
+    const current = this.state.current;
     return current.role === 'follower' && current.leader ? 'leader-changed' : current.reason;
   }
 
-  /**
-   * Moves to the next snapshot and emits it. A change made while subscribers are being told of
-   * another (a handler that resigns from `@OnLeader`) is queued and emitted after it, so every
-   * subscriber sees every change in the order it happened.
-   */
   private update(patch: Partial<Leadership>): void {
-    if (this.state.isStopped) return;
-    const next = transition(this.current, patch);
-    publishState(this.current, next);
-    if (next === this.current) return;
-    this.current = next;
-    this.emissions.push(next);
-    if (this.emitting) return;
-    this.emitting = true;
-    try {
-      for (let item = this.emissions.shift(); item; item = this.emissions.shift()) {
-        this.state.next(item);
-      }
-    } finally {
-      this.emitting = false;
-    }
+    this.state.update(patch);
   }
 
   private flushAndComplete(): void {
-    if (!this.emitting) {
-      this.state.complete();
-    } else {
-      // Completing from inside an emission would cut the queued ones off.
-      queueMicrotask(() => this.state.complete());
-    }
-    this.leaderState.complete();
+    this.state.complete();
+    this.observer.complete();
     this.errorStream.complete();
   }
 }

@@ -17,6 +17,7 @@ export {
   type TermEndedEvent,
 } from './diagnostics/index.js';
 export * from './election.js';
+export type { Handover } from './leader-observer.js';
 export * from './errors/index.js';
 export * from './keys.js';
 export * from './leadership.js';

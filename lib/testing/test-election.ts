@@ -10,12 +10,11 @@ import {
   type Leadership,
   type LeadershipReason,
   LeadershipLostError,
-  LeadershipTimeoutError,
   NotLeaderError,
   type Participant,
   initialLeadership,
-  transition,
 } from '../core/index.js';
+import { LeadershipState } from '../core/leadership-state.js';
 
 /** Fake lease ids count up from here (hex, as etcd's look), so keys read like real ones. */
 const FIRST_LEASE = 0x7e57_0000_0000_0001n;
@@ -49,7 +48,7 @@ export class TestElection {
 
   private name?: string;
   private client?: Etcd3;
-  private state?: BehaviorSubject<Leadership>;
+  private state?: LeadershipState;
   private readonly leaderState = new BehaviorSubject<LeaderInfo | undefined | null>(null);
   private readonly errorStream = new Subject<unknown>();
   private term?: Term;
@@ -64,7 +63,7 @@ export class TestElection {
     if (this.state) throw new ElectionError(alreadyAttached(this.name!, options.election));
     this.name = options.election;
     this.client = client;
-    this.state = new BehaviorSubject(initialLeadership(options.election, options.value));
+    this.state = new LeadershipState(initialLeadership(options.election, options.value));
     return this;
   }
 
@@ -80,16 +79,16 @@ export class TestElection {
   elect(): Leadership {
     const state = this.live('elect()');
     this.start();
-    if (this.term) return state.value;
+    if (this.term) return state.current;
     const revision = String(++this.revision);
     const { key, lease } = this.ownKey();
     const controller = new AbortController();
     this.term = { controller, signal: controller.signal, token: { key, revision } };
     this.stats.elected++;
-    const leader: LeaderInfo = { key, value: state.value.value, revision, lease };
+    const leader: LeaderInfo = { key, value: state.current.value, revision, lease };
     this.update({ role: 'leader', reason: 'elected', key, lease, revision, leader });
     this.leaderState.next(leader);
-    return state.value;
+    return state.current;
   }
 
   /**
@@ -108,7 +107,7 @@ export class TestElection {
     this.endTerm(why);
     this.update({ role: 'follower', reason: why, leader: other, ...this.ownKey() });
     this.leaderState.next(other);
-    return state.value;
+    return state.current;
   }
 
   /**
@@ -128,7 +127,7 @@ export class TestElection {
       revision: undefined,
       leader: undefined,
     });
-    return state.value;
+    return state.current;
   }
 
   // ----------------------------------------------------------------------------------------
@@ -137,7 +136,7 @@ export class TestElection {
 
   /** Every change of this node's leadership; replays the latest. */
   get leadership$(): Observable<Leadership> {
-    return this.attached().asObservable();
+    return this.attached().leadership$;
   }
 
   /** Who leads; replays the latest once known. */
@@ -152,7 +151,7 @@ export class TestElection {
 
   /** The current snapshot. */
   get leadership(): Leadership {
-    return this.attached().value;
+    return this.attached().current;
   }
 
   /** True while {@link elect} holds. */
@@ -162,7 +161,7 @@ export class TestElection {
 
   /** True unless disconnected (or not started yet). */
   hasSession(): boolean {
-    return this.state !== undefined && this.state.value.role !== 'disconnected';
+    return this.state !== undefined && this.state.current.role !== 'disconnected';
   }
 
   /** The current term while leading. */
@@ -205,51 +204,21 @@ export class TestElection {
       this.update({ value });
       return;
     }
-    const leader = { ...state.value.leader!, value };
+    const leader = { ...state.current.leader!, value };
     this.update({ value, leader });
     this.leaderState.next(leader);
   }
 
   /** Resolves once {@link elect} is called; rejects on timeout, abort or shutdown. */
   waitForLeadership(options: { signal?: AbortSignal; timeout?: number } = {}): Promise<Leadership> {
-    const { signal, timeout } = options;
-    const state = this.attached();
-    return new Promise<Leadership>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const cleanup = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        queueMicrotask(() => subscription.unsubscribe());
-      };
-      const onAbort = () => {
-        cleanup();
-        reject(signal!.reason);
-      };
-      const subscription = state.subscribe({
-        next: leadership => {
-          if (leadership.role !== 'leader') return;
-          cleanup();
-          resolve(leadership);
-        },
-        complete: () => {
-          cleanup();
-          reject(new CandidateStoppedError(this.name ?? ''));
-        },
-      });
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeout !== undefined) {
-        timer = setTimeout(() => {
-          cleanup();
-          reject(new LeadershipTimeoutError(this.name ?? '', timeout));
-        }, timeout);
-      }
-    });
+    const accept = (leadership: Leadership) =>
+      leadership.role === 'leader' ? leadership : undefined;
+    return this.attached().waitFor(this.name ?? '', accept, options);
   }
 
   /** The queue as this double knows it: the leader first, then this node. */
   async participants(): Promise<Participant[]> {
-    const { leader, key, lease, revision, value } = this.attached().value;
+    const { leader, key, lease, revision, value } = this.attached().current;
     const queue: Participant[] = [];
     if (leader) queue.push({ ...leader, leader: true });
     if (key && key !== leader?.key) {
@@ -260,7 +229,7 @@ export class TestElection {
 
   /** The leader as this double knows it. */
   async leader(): Promise<LeaderInfo | undefined> {
-    return this.attached().value.leader;
+    return this.attached().current.leader;
   }
 
   /** Shutdown, as the real engine does it: the term ends, leader work drains, then stopped. */
@@ -287,12 +256,12 @@ export class TestElection {
 
   // ----------------------------------------------------------------------------------------
 
-  private attached(): BehaviorSubject<Leadership> {
+  private attached(): LeadershipState {
     if (!this.state) throw new ElectionError(notAttached());
     return this.state;
   }
 
-  private live(what: string): BehaviorSubject<Leadership> {
+  private live(what: string): LeadershipState {
     const state = this.attached();
     if (this.leaving) throw new CandidateStoppedError(`${this.name} (${what} after shutdown)`);
     return state;
@@ -300,15 +269,15 @@ export class TestElection {
 
   /** This node's key and lease, made up once per session and kept until it disconnects. */
   private ownKey(): { key: string; lease: string } {
-    const { key, lease } = this.attached().value;
+    const { key, lease } = this.attached().current;
     if (key && lease) return { key, lease };
     const id = (this.nextLease++).toString(16);
     return { key: `${this.name}/${id}`, lease: id };
   }
 
   private otherLeader(value: string): LeaderInfo {
-    const current = this.attached().value.leader;
-    if (current && current.value === value && current.key !== this.attached().value.key) {
+    const current = this.attached().current.leader;
+    if (current && current.value === value && current.key !== this.attached().current.key) {
       return current;
     }
     const lease = (this.nextLease++).toString(16);
@@ -324,10 +293,7 @@ export class TestElection {
   }
 
   private update(patch: Partial<Leadership>): void {
-    const state = this.attached();
-    if (state.isStopped) return;
-    const next = transition(state.value, patch);
-    if (next !== state.value) state.next(next);
+    this.attached().update(patch);
   }
 }
 

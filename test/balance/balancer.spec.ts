@@ -13,6 +13,7 @@ import {
   createEtcdClient,
   type RebalancedEvent,
   type TermEndedEvent,
+  resolveEngineOptions,
 } from '../../lib/core/index.js';
 import { resolveElectionOptions } from '../../lib/election-options.js';
 import { GoCandidate, delay, waitFor } from '../support/index.js';
@@ -102,8 +103,15 @@ describe('Balancer', () => {
     const client = createEtcdClient({ hosts: etcd().endpoints });
     try {
       const balancer = new Balancer();
-      balancer.add(new Candidate(client, { election: uniqueName('values'), value: 'n1' }));
-      const other = new Candidate(client, { election: uniqueName('values'), value: 'n2' });
+      const settings = resolveEngineOptions({});
+      balancer.add(
+        new Candidate(client, { election: uniqueName('values'), value: 'n1', settings }),
+      );
+      const other = new Candidate(client, {
+        election: uniqueName('values'),
+        value: 'n2',
+        settings,
+      });
       expect(() => balancer.add(other)).toThrow(ElectionOptionsError);
       expect(() => balancer.add(other)).toThrow(/"value".*"n2".*"n1"/);
     } finally {

@@ -13,6 +13,7 @@ import {
   Sessions,
   createEtcdClient,
   type Lock,
+  resolveEngineOptions,
   resolveSessionSettings,
 } from '../../lib/core/index.js';
 import { ElectionModule, ElectionRegistry, LockService } from '../../lib/index.js';
@@ -145,7 +146,11 @@ async function measurePerElection(
   const candidates = Array.from(
     { length: ELECTIONS },
     (_, i) =>
-      new Candidate(client, { election: electionName(`per-election-${i}`), value: 'bench', ttl }),
+      new Candidate(client, {
+        election: electionName(`per-election-${i}`),
+        value: 'bench',
+        settings: resolveEngineOptions({ ttl }),
+      }),
   );
   try {
     for (const candidate of candidates) candidate.start();

@@ -13,7 +13,12 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Etcd3 } from 'etcd3';
-import { Balancer, Candidate, createEtcdClient } from '../../lib/core/index.js';
+import {
+  Balancer,
+  Candidate,
+  createEtcdClient,
+  resolveEngineOptions,
+} from '../../lib/core/index.js';
 import { delay, killAll, startEtcd, waitFor } from '../support/index.js';
 import { describeMachine } from './machine.js';
 
@@ -80,7 +85,10 @@ async function measure(
   const startReplica = (name: string): Replica => {
     const client = createEtcdClient({ hosts: endpoints });
     const balancer = new Balancer();
-    const candidates = names.map(election => new Candidate(client, { election, value: name }));
+    const candidates = names.map(
+      election =>
+        new Candidate(client, { election, value: name, settings: resolveEngineOptions({}) }),
+    );
     for (const c of candidates) {
       tally.watch(name, c);
       balancer.add(c);

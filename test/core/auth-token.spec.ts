@@ -4,7 +4,12 @@
  * read waits for etcd's bcrypt.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Candidate, createEtcdClient, monotonicNow } from '../../lib/core/index.js';
+import {
+  Candidate,
+  createEtcdClient,
+  monotonicNow,
+  resolveEngineOptions,
+} from '../../lib/core/index.js';
 import { delay, enableAuth, memberMetric, waitFor } from '../support/index.js';
 import { useEtcd } from '../support/use-etcd.js';
 import { uniqueName } from './fixtures.js';
@@ -19,7 +24,12 @@ describe('auth tokens', () => {
     const clients = [0, 1].map(() => createEtcdClient({ hosts: etcd().endpoints, auth }));
     const election = `auth/${uniqueName('token')}`;
     const [a, b] = clients.map(
-      (client, i) => new Candidate(client, { election, value: `n${i}`, ttl: 3 }),
+      (client, i) =>
+        new Candidate(client, {
+          election,
+          value: `n${i}`,
+          settings: resolveEngineOptions({ ttl: 3 }),
+        }),
     );
     try {
       a.start();

@@ -6,6 +6,7 @@ import {
   createEtcdClient,
   type Leadership,
   monotonicNow,
+  resolveEngineOptions,
 } from '../../lib/core/index.js';
 import type { EtcdCluster } from '../support/index.js';
 import { waitFor } from '../support/index.js';
@@ -48,7 +49,12 @@ export function useCandidates(cluster: () => EtcdCluster) {
     options: Omit<CandidateOptions, 'ttl'> & { ttl?: number },
     etcd: Etcd3 = client(),
   ): Tracked => {
-    const candidate = new Candidate(etcd, { ttl: 2, ...options });
+    const { election, value, ...settings } = options;
+    const candidate = new Candidate(etcd, {
+      election,
+      value,
+      settings: resolveEngineOptions({ ttl: 2, ...settings }),
+    });
     candidates.push(candidate);
     const history: Recorded[] = [];
     candidate.leadership$.subscribe(l => history.push({ ...l, at: monotonicNow() }));

@@ -3,7 +3,12 @@
  * prefix — is reported as such (not as unreachable), without a session, and retried slowly.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Candidate, createEtcdClient, refusalOf } from '../../lib/core/index.js';
+import {
+  Candidate,
+  createEtcdClient,
+  refusalOf,
+  resolveEngineOptions,
+} from '../../lib/core/index.js';
 import { delay, enableAuth, ROOT_ARGS, waitFor } from '../support/index.js';
 import { useEtcd } from '../support/use-etcd.js';
 import { uniqueName } from './fixtures.js';
@@ -22,8 +27,7 @@ async function withCandidate(
   const candidate = new Candidate(client, {
     election,
     value: 'v',
-    ttl: 2,
-    backoff: { initial: 20, max: 1000 },
+    settings: resolveEngineOptions({ ttl: 2, backoff: { initial: 20, max: 1000 } }),
   });
   const errors: unknown[] = [];
   candidate.errors$.subscribe(error => errors.push(error));

@@ -7,10 +7,11 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import {
   Candidate,
-  type CandidateOptions,
+  type CandidateConfig,
   type Clock,
   type Leadership,
   monotonicNow,
+  resolveEngineOptions,
   systemClock,
 } from '../../lib/core/index.js';
 import { TcpProxy } from '../faults/proxy.js';
@@ -278,7 +279,11 @@ describe('leaks', () => {
     const before = await leaseIds(etcd());
     const etcdClient = client();
     for (let i = 0; i < 20; i++) {
-      const candidate = new Candidate(etcdClient, { election: uniqueName('grant'), value: 'x' });
+      const candidate = new Candidate(etcdClient, {
+        election: uniqueName('grant'),
+        value: 'x',
+        settings: resolveEngineOptions({}),
+      });
       candidate.start();
       await candidate.stop();
     }
@@ -315,7 +320,11 @@ describe('timers', () => {
 describe('what we report is what etcd holds', () => {
   it('a proclaim made while the campaign is in flight lands in etcd before this node leads', async () => {
     const p = await proxy();
-    const options: CandidateOptions = { election: uniqueName('proclaim'), value: 'v1', ttl: 3 };
+    const options: CandidateConfig = {
+      election: uniqueName('proclaim'),
+      value: 'v1',
+      settings: resolveEngineOptions({ ttl: 3 }),
+    };
     const candidate = new Candidate(client([p.url]), options);
     let proclaimed: Promise<void> | undefined;
     const leaders: Array<string | undefined> = [];
@@ -344,7 +353,11 @@ describe('what we report is what etcd holds', () => {
 
 describe('subscribers', () => {
   it('see every change in order when one of them resigns from inside its callback', async () => {
-    const candidate = new Candidate(client(), { election: uniqueName('reentrant'), value: 'a' });
+    const candidate = new Candidate(client(), {
+      election: uniqueName('reentrant'),
+      value: 'a',
+      settings: resolveEngineOptions({}),
+    });
     let resigned = false;
     candidate.leadership$.subscribe(l => {
       if (l.role === 'leader' && !resigned) {

@@ -5,6 +5,7 @@ import {
   type Leadership,
   type LeaderTerm,
   type Sessions,
+  resolveEngineOptions,
 } from '../../lib/core/index.js';
 import { leaseRevoke, waitFor } from '../support/index.js';
 import { useEtcd } from '../support/use-etcd.js';
@@ -26,7 +27,12 @@ interface Node {
 
 /** A started candidate campaigning on `sessions`. */
 function join(sessions: Sessions, options: Omit<CandidateOptions, 'ttl'>): Node {
-  const candidate = new Candidate(sessions.client, { ttl: 5, ...options }, sessions);
+  const { election, value, ...settings } = options;
+  const candidate = new Candidate(
+    sessions.client,
+    { election, value, settings: resolveEngineOptions({ ttl: 5, ...settings }) },
+    sessions,
+  );
   candidates.push(candidate);
   const history: Leadership[] = [];
   candidate.leadership$.subscribe(l => history.push(l));

@@ -7,7 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Candidate, createEtcdClient, refusalOf } from '../../lib/core/index.js';
+import {
+  Candidate,
+  createEtcdClient,
+  refusalOf,
+  resolveEngineOptions,
+} from '../../lib/core/index.js';
 import {
   ETCD_BIN,
   LOOPBACK,
@@ -90,9 +95,11 @@ describe('TLS', () => {
     const candidate = new Candidate(client, {
       election: uniqueName('tls'),
       value: 'v',
-      ttl: 2,
-      requestTimeout: 2000,
-      backoff: { initial: 20, max: 1000 },
+      settings: resolveEngineOptions({
+        ttl: 2,
+        requestTimeout: 2000,
+        backoff: { initial: 20, max: 1000 },
+      }),
     });
     const errors: unknown[] = [];
     candidate.errors$.subscribe(error => errors.push(error));

@@ -12,7 +12,7 @@
  * Env: ETCD_HOSTS (comma-separated), ELECTION_NAME, ELECTION_VALUE (values are `<value>-<i>`),
  * ELECTION_TTL (default 10), CANDIDATES (default 1), OBSERVE (`0` disables the observe loop).
  */
-import { Candidate, createEtcdClient } from '../../../lib/core/index.js';
+import { Candidate, createEtcdClient, resolveEngineOptions } from '../../../lib/core/index.js';
 import { mark } from '../../../lib/core/marks.js';
 
 const hosts = (process.env.ETCD_HOSTS ?? '127.0.0.1:2379').split(',');
@@ -35,7 +35,11 @@ function required(name: string): string {
 
 function add(): void {
   const value = `${valuePrefix}-${next++}`;
-  const candidate = new Candidate(client, { election, value, ttl, observe });
+  const candidate = new Candidate(client, {
+    election,
+    value,
+    settings: resolveEngineOptions({ ttl, observe }),
+  });
   candidate.leadership$.subscribe(l => {
     if (l.role === 'leader' && l.reason === 'elected') process.stdout.write(`LEAD ${value}\n`);
   });

@@ -53,6 +53,7 @@ const client = core.createEtcdClient({ hosts: (process.env.ETCD_HOSTS ?? '').spl
 const candidate = new core.Candidate(client, {
   election: `memory-stages-${process.pid}`,
   value: 'x',
+  settings: core.resolveEngineOptions({}),
 });
 candidate.start();
 await candidate.waitForLeadership({ timeout: 20_000 });
