@@ -20,6 +20,7 @@ import {
   type FencingToken,
   type Leadership,
   type LeadershipReason,
+  LEFT_ELECTION,
   initialLeadership,
 } from './leadership.js';
 import { type Handover, LeaderObserver } from './leader-observer.js';
@@ -43,6 +44,11 @@ export interface CandidateStats {
   wakeups: number;
   /** The last leader change this node observed: from the old key's deletion to the new leader. */
   lastHandover?: Handover;
+}
+
+/** @internal Counters at start: all zero, no handover seen yet. */
+export function initialCandidateStats(): CandidateStats {
+  return { elected: 0, lost: 0, sessionLosses: 0, waitWatchEvents: 0, wakeups: 0 };
 }
 
 /** What a {@link Candidate} is made with: who it is, and settings from `resolveEngineOptions`. */
@@ -76,13 +82,7 @@ export class Candidate {
   /** The recipe this candidate runs. */
   readonly election: Election;
   /** Counters since start. */
-  readonly stats: CandidateStats = {
-    elected: 0,
-    lost: 0,
-    sessionLosses: 0,
-    waitWatchEvents: 0,
-    wakeups: 0,
-  };
+  readonly stats: CandidateStats = initialCandidateStats();
 
   private readonly state: LeadershipState;
   private readonly observer: LeaderObserver;
@@ -314,13 +314,7 @@ export class Candidate {
       await ctx.ownSessions?.close();
       // Our key went with the resign above or with the lease revoked as the loop unwound.
       for (const waiter of ctx.resignWaiters.splice(0)) waiter.resolve();
-      this.update({
-        role: 'disconnected',
-        reason: 'stopped',
-        key: undefined,
-        lease: undefined,
-        revision: undefined,
-      });
+      this.update(LEFT_ELECTION);
       this.flushAndComplete();
     })().finally(settle);
     return this.stopped;

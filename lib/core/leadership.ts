@@ -63,6 +63,15 @@ export interface FencingToken {
   revision: string;
 }
 
+/** The last change of a node that left its election for good (`stop()`). */
+export const LEFT_ELECTION: Partial<Leadership> = Object.freeze({
+  role: 'disconnected',
+  reason: 'stopped',
+  key: undefined,
+  lease: undefined,
+  revision: undefined,
+});
+
 /** The snapshot of a candidate that has not started yet. */
 export function initialLeadership(election: string, value: string): Leadership {
   return { election, role: 'disconnected', reason: 'starting', value, since: new Date() };

@@ -13,6 +13,8 @@ import {
   NotLeaderError,
   type Participant,
   initialLeadership,
+  initialCandidateStats,
+  LEFT_ELECTION,
 } from '../core/index.js';
 import { LeadershipState } from '../core/leadership-state.js';
 
@@ -38,13 +40,7 @@ interface Term extends LeaderTerm {
  */
 export class TestElection {
   /** Counters, as `ElectionService.stats` shows them. */
-  readonly stats: CandidateStats = {
-    elected: 0,
-    lost: 0,
-    sessionLosses: 0,
-    waitWatchEvents: 0,
-    wakeups: 0,
-  };
+  readonly stats: CandidateStats = initialCandidateStats();
 
   private name?: string;
   private client?: Etcd3;
@@ -240,13 +236,7 @@ export class TestElection {
       this.update({ role: 'follower', reason: 'stopping' });
       if (options.drain) await options.drain().catch(error => this.errorStream.next(error));
       options.onResigned?.();
-      this.update({
-        role: 'disconnected',
-        reason: 'stopped',
-        key: undefined,
-        lease: undefined,
-        revision: undefined,
-      });
+      this.update(LEFT_ELECTION);
       this.state?.complete();
       this.leaderState.complete();
       this.errorStream.complete();
