@@ -58,7 +58,7 @@ describe('etcd unreachable at start-up', () => {
       expect(down[0].message).toBe(
         `[${election}] disconnected (etcd-unreachable): etcd at ${etcd().endpoints.join(', ')} ` +
           `does not answer (connection refused). ` +
-          `Check ETCD_HOSTS (the "etcd.hosts" option) and that etcd is running there.`,
+          `Check the "etcd.hosts" option and that etcd is running there.`,
       );
 
       await member.start();
@@ -103,7 +103,7 @@ describe('etcd unreachable at start-up', () => {
     const lines = logs.election(`[${election}]`).filter(l => l.level !== 'log');
     expect(lines.map(l => l.message)).toEqual([
       `[${election}] disconnected (etcd-unreachable): etcd at ${dead} does not answer ` +
-        `(connection refused). Check ETCD_HOSTS (the "etcd.hosts" option) and that etcd is running there.`,
+        `(connection refused). Check the "etcd.hosts" option and that etcd is running there.`,
     ]);
   });
 });
