@@ -257,11 +257,12 @@ function checkClient(client: unknown): void {
 }
 
 /** Options that only make sense with an election. */
-const ELECTION_ONLY = ['value', 'observe', 'autoStart', 'default', 'balance'] as const;
+const ELECTION_ONLY = ['observe', 'autoStart', 'default', 'balance'] as const;
 
 /**
  * @internal Validates the options of a registration without an election: the connection (`etcd`
- * or `client`) and the settings of the session that locks and jobs share.
+ * or `client`), the settings of the session that locks and jobs share, and `value`, this
+ * replica's identity in the elections of its `@OnOneInstance` jobs.
  */
 export function resolveConnectionOptions(
   options: ElectionModuleFactoryOptions,

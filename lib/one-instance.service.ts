@@ -61,7 +61,9 @@ export interface OneInstanceJob extends OneInstanceBinding {
  * The elections of the `@OnOneInstance` jobs of one application: one election per job, all on the
  * application's shared etcd session (the connection `LockService` uses: the connection-only
  * registration, else the first election's), campaigning from bootstrap and resigning on shutdown
- * once running jobs have settled (up to `shutdownTimeout`).
+ * once running jobs have settled (up to `shutdownTimeout`). Every job campaigns with this
+ * replica's value: the default election's, else the connection-only registration's `value`,
+ * else `<hostname>-<pid>`.
  */
 @Injectable()
 export class OneInstanceService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -110,7 +112,8 @@ export class OneInstanceService implements OnApplicationBootstrap, OnModuleDestr
     }
     const { registration, connection, settings } = this.connection();
     // The value of the application's default election, so that every election of this replica
-    // (jobs included) names it alike: balancing counts replicas by value.
+    // (jobs included) names it alike: balancing counts replicas by value. Without one, the
+    // connection-only registration's value (its default is `<hostname>-<pid>`).
     const value = this.registry?.find()?.leadership.value ?? registration.value;
     const candidate = createCandidate(
       connection.client,

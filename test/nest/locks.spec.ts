@@ -146,13 +146,13 @@ describe('LockService', () => {
     const error = await apps
       .create({
         imports: [
-          ElectionModule.forRoot({ etcd: { hosts: etcd().endpoints }, value: 'x' } as never),
+          ElectionModule.forRoot({ etcd: { hosts: etcd().endpoints }, autoStart: false } as never),
         ],
       })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ElectionOptionsError);
     expect((error as ElectionOptionsError).field).toBe('election');
-    expect((error as Error).message).toContain('"value" applies to an election');
+    expect((error as Error).message).toContain('"autoStart" applies to an election');
   });
 
   it('on shutdown aborts the signal at once but keeps the lock until the work under it is done', async () => {
