@@ -1,3 +1,4 @@
+/** Unit tests of option resolution: numbers given as strings. */
 import { describe, expect, it } from 'vitest';
 import { ElectionOptionsError } from './core/index.js';
 import { resolveElectionOptions } from './election-options.js';

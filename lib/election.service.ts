@@ -30,7 +30,7 @@ import {
 } from './election.messages.js';
 import type { ResolvedRegistration } from './election-options.js';
 import type { LeaderContext } from './interfaces/index.js';
-import { WorkTracker } from './work-tracker.js';
+import { WorkTracker, isPromiseLike } from './work-tracker.js';
 
 /** @internal A discovered `@OnLeader` / `@OnFollower` method, bound to its instance. */
 export interface ElectionHandler<T> {
@@ -400,12 +400,4 @@ export class ElectionService
       this.logger.warn(drainTimedOutMessage(this.name, this.shutdownTimeout, late));
     }
   }
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }

@@ -37,3 +37,12 @@ export class WorkTracker {
     return late ? [...new Set(this.work.values())] : [];
   }
 }
+
+/** @internal True for a promise or any thenable. */
+export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
