@@ -1,6 +1,7 @@
+/** The module every election registration imports once: registry, explorer, default token. */
 import { Global, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { ElectionBalancerModule } from './election.balancer.js';
+import { ElectionBalancerModule } from './election-balancer.module.js';
 import { ElectionExplorer } from './election.explorer.js';
 import { ElectionMetadataAccessor } from './election-metadata.accessor.js';
 import { ElectionRegistry } from './election.registry.js';

@@ -1,3 +1,4 @@
+/** Unit tests of option resolution: numbers given as strings. */
 import { describe, expect, it } from 'vitest';
 import { ElectionOptionsError } from './core/index.js';
 import { resolveElectionOptions } from './election-options.js';
@@ -26,7 +27,7 @@ describe('numeric options given as strings (as a ConfigService returns them)', (
       maxRequestBytes: '2048',
       shutdownTimeout: '0',
     } as never);
-    expect(resolved.engine).toMatchObject({
+    expect(resolved.settings).toMatchObject({
       ttl: 10,
       margin: 1500,
       requestTimeout: 2500.5,

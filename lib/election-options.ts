@@ -1,13 +1,13 @@
+/** Module options of one registration resolved once: defaults applied, every field validated. */
 import { hostname } from 'node:os';
 import type { Etcd3, IOptions } from 'etcd3';
 import {
-  type CandidateOptions,
   ElectionOptionsError,
   type ResolvedCandidateOptions,
-  type Sessions,
-  resolveCandidateOptions,
+  checkIdentity,
+  resolveEngineOptions,
 } from './core/index.js';
-import type { ElectionEngineFactory } from './election.service.js';
+import type { ElectionEngineFactory } from './election.engines.js';
 import type { ElectionModuleFactoryOptions } from './interfaces/index.js';
 
 /**
@@ -16,19 +16,25 @@ import type { ElectionModuleFactoryOptions } from './interfaces/index.js';
  */
 export const ENGINE_FACTORY = Symbol.for('nestjs-etcd-election.engine-factory');
 
-/** @internal One registration's options after defaults and validation. */
-export interface ResolvedElectionOptions {
-  /** The election name. */
-  election: string;
-  /** What the engine's `Candidate` is built with (validated). */
-  candidate: CandidateOptions;
-  /** The engine settings with their defaults applied. */
-  engine: ResolvedCandidateOptions;
-  /** Connection options, when the module creates (and owns) the client. */
+/**
+ * @internal One `forRoot` / `forRootAsync` registration after defaults and validation, made once
+ * (the registration's `ELECTION_RESOLVED` provider) and injected by everything that needs it.
+ */
+export interface ResolvedRegistration {
+  /** The election name; undefined for a connection-only registration. */
+  election: string | undefined;
+  /** This replica's value: the one given, else `<hostname>-<pid>`. */
+  value: string;
+  /** Whether `value` was given (a connection-only registration's value names its jobs). */
+  valueGiven: boolean;
+  /** The engine settings with their defaults applied, clock included. */
+  settings: ResolvedCandidateOptions;
+  /** Connection options, when the module creates (and closes) the client. */
   etcd?: IOptions;
   /** The caller's client, which the module never closes. */
   client?: Etcd3;
   autoStart: boolean;
+  /** How long shutdown waits for leader work, or work under locks and jobs, in milliseconds. */
   shutdownTimeout: number;
   /** Explicit `default` flag, if any. */
   default?: boolean;
@@ -36,11 +42,6 @@ export interface ResolvedElectionOptions {
   balance: boolean;
   /** Makes the engine instead of the core's `Candidate` (the testing module's double). */
   createEngine?: ElectionEngineFactory;
-  /**
-   * The application's shared session owner to campaign on (set by the module); without it the
-   * election keeps its own session.
-   */
-  sessions?: Sessions;
 }
 
 const OPTION_NAMES = [
@@ -73,7 +74,15 @@ export function defaultElectionValue(): string {
 export function resolveElectionOptions(
   options: ElectionModuleFactoryOptions,
   fixed: { election?: string; default?: boolean } = {},
-): ResolvedElectionOptions {
+): ResolvedRegistration & { election: string } {
+  return resolveOptions(options, fixed, true) as ResolvedRegistration & { election: string };
+}
+
+function resolveOptions(
+  options: ElectionModuleFactoryOptions,
+  fixed: { election?: string; default?: boolean },
+  named: boolean,
+): ResolvedRegistration {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new ElectionOptionsError(
       'options',
@@ -117,19 +126,20 @@ export function resolveElectionOptions(
     }),
     ...('max' in options.backoff && { max: number('backoff.max', options.backoff.max) }),
   };
-  const candidate: CandidateOptions = {
-    election: election as string,
-    value: options.value === undefined ? defaultElectionValue() : options.value,
+  const engineOptions = {
     ttl: number('ttl', options.ttl),
     margin: number('margin', options.margin),
     requestTimeout: number('requestTimeout', options.requestTimeout),
-    backoff: backoff as CandidateOptions['backoff'],
+    backoff: backoff as Parameters<typeof resolveEngineOptions>[0]['backoff'],
     observe: options.observe,
     maxRequestBytes: number('maxRequestBytes', options.maxRequestBytes),
   };
-  let engine: ResolvedCandidateOptions;
+  const value = options.value === undefined ? defaultElectionValue() : options.value;
+  // A connection-only registration has no election name: only its value is checked.
+  checkIdentity(named ? election : '(connection)', value);
+  let settings: ResolvedCandidateOptions;
   try {
-    engine = resolveCandidateOptions(candidate);
+    settings = resolveEngineOptions(engineOptions);
   } catch (error) {
     if (error instanceof ElectionOptionsError && given.has(error.field)) {
       throw new ElectionOptionsError(error.field, given.get(error.field), error.allowed);
@@ -182,9 +192,10 @@ export function resolveElectionOptions(
   }
 
   return {
-    election: candidate.election,
-    candidate,
-    engine,
+    election,
+    value,
+    valueGiven: options.value !== undefined,
+    settings,
     etcd,
     client,
     autoStart,
@@ -245,41 +256,29 @@ function checkClient(client: unknown): void {
   }
 }
 
-/** @internal What a connection-only registration (`forRoot({ etcd })`, no election) resolves to. */
-export interface ResolvedConnectionOptions {
-  /** Session settings with their defaults applied (ttl, margin, requestTimeout, backoff). */
-  engine: ResolvedCandidateOptions;
-  etcd?: IOptions;
-  client?: Etcd3;
-  /** How long shutdown waits for work under locks before deleting their keys. */
-  shutdownTimeout: number;
-}
-
 /** Options that only make sense with an election. */
-const ELECTION_ONLY = ['value', 'observe', 'autoStart', 'default', 'balance'] as const;
+const ELECTION_ONLY = ['observe', 'autoStart', 'default', 'balance'] as const;
 
 /**
  * @internal Validates the options of a registration without an election: the connection (`etcd`
- * or `client`) and the settings of the session that locks share.
+ * or `client`), the settings of the session that locks and jobs share, and `value`, this
+ * replica's identity in the elections of its `@OnOneInstance` jobs.
  */
 export function resolveConnectionOptions(
   options: ElectionModuleFactoryOptions,
-): ResolvedConnectionOptions {
-  for (const key of ELECTION_ONLY) {
-    if (options[key] !== undefined) {
-      throw new ElectionOptionsError(
-        'election',
-        undefined,
-        `an election name, since "${key}" applies to an election (or leave "${key}" out to register the connection alone)`,
-      );
+): ResolvedRegistration & { election: undefined } {
+  if (typeof options === 'object' && options !== null) {
+    for (const key of ELECTION_ONLY) {
+      if (options[key] !== undefined) {
+        throw new ElectionOptionsError(
+          'election',
+          undefined,
+          `an election name, since "${key}" applies to an election (or leave "${key}" out to register the connection alone)`,
+        );
+      }
     }
   }
-  const { election: _election, ...rest } = options;
-  const resolved = resolveElectionOptions({ ...rest }, { election: '(connection)' });
-  return {
-    engine: resolved.engine,
-    etcd: resolved.etcd,
-    client: resolved.client,
-    shutdownTimeout: resolved.shutdownTimeout,
-  };
+  const { election: _election, ...rest } = options ?? {};
+  const resolved = resolveOptions(options && { ...rest }, {}, false);
+  return { ...resolved, election: undefined };
 }

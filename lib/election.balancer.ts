@@ -1,8 +1,7 @@
+/** The one balancer of an application: spreads leadership of balanced elections over replicas. */
 import {
-  Global,
   Injectable,
   Logger,
-  Module,
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
@@ -66,11 +65,3 @@ export class ElectionBalancer implements OnApplicationBootstrap, OnModuleDestroy
     this.logger.warn(balancerErrorMessage(error));
   }
 }
-
-/**
- * @internal Holds the application's one `ElectionBalancer`, whichever registrations bring it
- * (elections, and the connection that jobs use).
- */
-@Global()
-@Module({ providers: [ElectionBalancer], exports: [ElectionBalancer] })
-export class ElectionBalancerModule {}

@@ -1,12 +1,16 @@
+/** The one place the application's etcd clients and shared sessions are made, kept and closed. */
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { ModulesContainer } from '@nestjs/core';
 import type { Etcd3, IOptions } from 'etcd3';
 import {
+  ElectionError,
   type ResolvedCandidateOptions,
-  Sessions,
-  type SessionsOptions,
+  type Sessions,
   createEtcdClient,
-  systemClock,
 } from './core/index.js';
+import { ELECTION_RESOLVED } from './election.constants.js';
+import { createSessions } from './election.engines.js';
+import type { ResolvedRegistration } from './election-options.js';
 
 /** @internal One etcd cluster's client and session, shared by every registration that reaches it. */
 export interface SharedConnection {
@@ -14,44 +18,75 @@ export interface SharedConnection {
   readonly client: Etcd3;
   /** The session owner every election, lock and job with these settings campaigns and locks on. */
   readonly sessions: Sessions;
-  /** The session settings. */
-  readonly settings: SessionsOptions;
+  /** The resolved settings of the registration that made this session (equal for all sharing it). */
+  readonly settings: ResolvedCandidateOptions;
+  /** The hosts the client tries, as configured (for messages). */
+  readonly hosts: string[];
 }
 
-/** @internal What a registration brings to {@link ElectionConnections.join}. */
-export interface ConnectionTarget {
-  etcd?: IOptions;
-  client?: Etcd3;
-  /** The resolved engine settings, of which the session uses ttl, margin, requestTimeout, backoff. */
-  engine: ResolvedCandidateOptions;
+/** @internal A registration as the connections know it, with the connection it joined. */
+export interface JoinedRegistration {
+  readonly registration: ResolvedRegistration;
+  readonly connection: SharedConnection;
 }
 
 /**
  * @internal The clients and sessions of one application: registrations that reach the same etcd
  * cluster (the same `client`, or equal `etcd` options) share one client, and those among them
  * with the same session settings (`ttl`, `margin`, `requestTimeout`, `backoff`) share one lease
- * and one keepalive stream. Closes them last, on application shutdown, once every election, lock
- * and job has let go in the phase before: revokes the leases, then closes the clients it made.
+ * and one keepalive stream. Knows every registration, and which one locks and jobs use. Closes
+ * them last, on application shutdown, once every election, lock and job has let go in the phase
+ * before: revokes the leases, then closes the clients it made.
  */
 @Injectable()
 export class ElectionConnections implements OnApplicationShutdown {
-  private readonly clients = new Map<unknown, { client: Etcd3; owned: boolean }>();
+  private readonly clients = new Map<unknown, { client: Etcd3; owned: boolean; hosts: string[] }>();
   private readonly shared = new Map<string, SharedConnection>();
   private readonly clientIds = new Map<Etcd3, number>();
+  private readonly joined: JoinedRegistration[] = [];
   private closing?: Promise<void>;
 
-  /** The shared connection for `target`, made on first use. */
-  join(target: ConnectionTarget): SharedConnection {
-    const { client, clientId } = this.clientOf(target);
-    const { ttl, margin, requestTimeout, backoff } = target.engine;
-    const settings: SessionsOptions = { ttl, margin, requestTimeout, backoff, clock: systemClock };
+  /** @internal Created by `ElectionModule`. */
+  constructor(private readonly modules: ModulesContainer) {}
+
+  /** Records `registration` and gives it its shared connection, made on first use. */
+  join(registration: ResolvedRegistration): SharedConnection {
+    const { client, clientId, hosts } = this.clientOf(registration);
+    const { ttl, margin, requestTimeout, backoff } = registration.settings;
     const key = `${clientId} ${JSON.stringify([ttl, margin, requestTimeout, backoff])}`;
     let connection = this.shared.get(key);
     if (!connection) {
-      connection = { client, sessions: new Sessions(client, settings), settings };
+      const sessions = createSessions(client, registration.settings);
+      connection = { client, sessions, settings: registration.settings, hosts };
       this.shared.set(key, connection);
     }
+    this.joined.push({ registration, connection });
     return connection;
+  }
+
+  /** The connection `registration` joined; throws if it never did. */
+  connectionOf(registration: ResolvedRegistration): SharedConnection {
+    const joined = this.joined.find(entry => entry.registration === registration);
+    if (!joined) throw new ElectionError('This registration has not joined a connection.');
+    return joined.connection;
+  }
+
+  /**
+   * The registration `LockService` and the `@OnOneInstance` jobs use: the connection-only one
+   * (`forRoot({ etcd })` without an election), else the first election's in import order.
+   * Throws an `ElectionError` naming `user` when the application has none.
+   */
+  forJobs(user: string): JoinedRegistration {
+    const chosen =
+      this.joined.find(joined => joined.registration.election === undefined) ??
+      this.inImportOrder()[0];
+    if (!chosen) {
+      throw new ElectionError(
+        `${user} has no etcd connection: import ElectionModule.forRoot({ etcd }) ` +
+          '(with or without an election) in the application.',
+      );
+    }
+    return chosen;
   }
 
   /** Every session owner of the application. */
@@ -68,13 +103,30 @@ export class ElectionConnections implements OnApplicationShutdown {
     return this.closing;
   }
 
-  private clientOf(target: ConnectionTarget): { client: Etcd3; clientId: number } {
+  /** The registrations joined, in the order Nest scanned their modules (import order). */
+  private inImportOrder(): JoinedRegistration[] {
+    const order = [...this.modules.values()].flatMap(moduleRef => {
+      const resolved: unknown = moduleRef.providers.get(ELECTION_RESOLVED)?.instance;
+      return resolved ? [resolved] : [];
+    });
+    const rank = (joined: JoinedRegistration) => {
+      const index = order.indexOf(joined.registration);
+      return index < 0 ? order.length : index;
+    };
+    return [...this.joined].sort((a, b) => rank(a) - rank(b));
+  }
+
+  private clientOf(target: Pick<ResolvedRegistration, 'etcd' | 'client'>): {
+    client: Etcd3;
+    clientId: number;
+    hosts: string[];
+  } {
     const key: unknown = target.client ?? clusterKey(target.etcd!);
     let entry = this.clients.get(key);
     if (!entry) {
       entry = target.client
-        ? { client: target.client, owned: false }
-        : { client: createEtcdClient(target.etcd!), owned: true };
+        ? { client: target.client, owned: false, hosts: clientHosts(target.client) }
+        : { client: createEtcdClient(target.etcd!), owned: true, hosts: hostList(target.etcd!) };
       this.clients.set(key, entry);
     }
     let clientId = this.clientIds.get(entry.client);
@@ -82,8 +134,22 @@ export class ElectionConnections implements OnApplicationShutdown {
       clientId = this.clientIds.size;
       this.clientIds.set(entry.client, clientId);
     }
-    return { client: entry.client, clientId };
+    return { client: entry.client, clientId, hosts: entry.hosts };
   }
+}
+
+/** The hosts etcd3 was given, as a list. */
+function hostList(etcd: IOptions): string[] {
+  const { hosts } = etcd;
+  if (hosts === undefined) return ['(unknown hosts)'];
+  return typeof hosts === 'string' ? [hosts] : [...hosts];
+}
+
+/** The hosts of a client the caller made, as etcd3's connection pool holds them (read once). */
+function clientHosts(client: Etcd3): string[] {
+  const pool = (client as unknown as { pool?: { hosts?: Array<{ host?: unknown }> } }).pool;
+  const hosts = pool?.hosts?.map(h => h.host).filter((h): h is string => typeof h === 'string');
+  return hosts?.length ? hosts : ['(unknown hosts)'];
 }
 
 /**

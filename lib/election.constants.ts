@@ -38,8 +38,11 @@ export function getElectionToken(name: string): string {
 /** Logger context of the lines about locks and `@WithoutOverlapping` jobs. */
 export const LOCK_LOGGER_CONTEXT = 'Lock';
 
-/** The etcd connection (client and session settings) of one registration (private to it). */
-export const ELECTION_CONNECTION = 'nestjs-etcd-election:connection';
+/**
+ * The options of one registration, resolved once (private to it; `ElectionConnections` reads
+ * them to tell import order).
+ */
+export const ELECTION_RESOLVED = 'nestjs-etcd-election:resolved';
 
 /** Metadata key of `@WithoutOverlapping` (set on the wrapper it installs). */
 export const WITHOUT_OVERLAPPING_METADATA = 'nestjs-etcd-election:without-overlapping';

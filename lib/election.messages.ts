@@ -1,3 +1,4 @@
+/** Every line and error text of the Nest layer, as functions: the field, the value, the fix. */
 import {
   type LeaderInfo,
   type Leadership,

@@ -1,23 +1,24 @@
-import { type DynamicModule, Global, Module, type Provider } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
+/** `ElectionModule`: registers one election, or the etcd connection alone, per `forRoot*()`. */
+import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { ElectionOptionsError } from './core/index.js';
 import {
-  ELECTION_CONNECTION,
   ELECTION_INSTANCE,
   ELECTION_MODULE_OPTIONS,
   ELECTION_REGISTRATION,
+  ELECTION_RESOLVED,
   getElectionToken,
 } from './election.constants.js';
 import { ElectionCoreModule } from './election-core.module.js';
-import { resolveConnectionOptions, resolveElectionOptions } from './election-options.js';
-import { ElectionBalancer, ElectionBalancerModule } from './election.balancer.js';
-import { ElectionConnections, type SharedConnection } from './election.connections.js';
-import { LockExplorer } from './election.explorer.js';
+import {
+  type ResolvedRegistration,
+  resolveConnectionOptions,
+  resolveElectionOptions,
+} from './election-options.js';
+import { ElectionSharedModule } from './election-shared.module.js';
+import { ElectionBalancer } from './election.balancer.js';
+import { ElectionConnections } from './election.connections.js';
 import { type ElectionRegistration, ElectionRegistry } from './election.registry.js';
 import { ElectionService } from './election.service.js';
-import { LockConnection, LockService } from './lock.service.js';
-import { OneInstanceExplorer } from './one-instance.explorer.js';
-import { OneInstanceService } from './one-instance.service.js';
 import type {
   ElectionConnectionOptions,
   ElectionModuleAsyncOptions,
@@ -69,17 +70,10 @@ export class ElectionModule {
     return {
       global: true,
       module: ElectionModule,
-      imports: [LockCoreModule, ...imports],
+      imports: [ElectionSharedModule, ...imports],
       providers: [
         ...optionsProviders,
-        {
-          provide: ELECTION_CONNECTION,
-          useFactory: (options: ElectionConnectionOptions, connections: ElectionConnections) => {
-            const resolved = resolveConnectionOptions(options);
-            return lockConnection(connections.join(resolved), resolved.shutdownTimeout);
-          },
-          inject: [ELECTION_MODULE_OPTIONS, ElectionConnections],
-        },
+        resolvedProvider(options => resolveConnectionOptions(options)),
       ],
     };
   }
@@ -115,22 +109,16 @@ export class ElectionModule {
     const providers: Provider[] = [
       ...optionsProviders,
       { provide: ELECTION_REGISTRATION, useValue: registration },
+      resolvedProvider(options => resolveElectionOptions(options, fixed)),
       {
         provide: ELECTION_INSTANCE,
         useFactory: async (
-          options: ElectionModuleFactoryOptions,
+          resolved: ResolvedRegistration & { election: string },
           registry: ElectionRegistry,
           balancer: ElectionBalancer,
           connections: ElectionConnections,
         ) => {
-          const resolved = resolveElectionOptions(options, fixed);
-          const shared = connections.join(resolved);
-          const service = new ElectionService({
-            ...resolved,
-            client: shared.client,
-            // A test double brings its own engine, which takes no session.
-            sessions: resolved.createEngine ? undefined : shared.sessions,
-          });
+          const service = new ElectionService(resolved, connections.connectionOf(resolved));
           try {
             registry.add(registration, service, resolved.default);
             if (resolved.balance) balancer.add(service);
@@ -140,19 +128,7 @@ export class ElectionModule {
           }
           return service;
         },
-        inject: [ELECTION_MODULE_OPTIONS, ElectionRegistry, ElectionBalancer, ElectionConnections],
-      },
-      {
-        provide: ELECTION_CONNECTION,
-        useFactory: (
-          options: ElectionModuleFactoryOptions,
-          service: ElectionService,
-          connections: ElectionConnections,
-        ) => {
-          const resolved = resolveElectionOptions(options, fixed);
-          return lockConnection(connections.join(resolved), resolved.shutdownTimeout, service.name);
-        },
-        inject: [ELECTION_MODULE_OPTIONS, ELECTION_INSTANCE, ElectionConnections],
+        inject: [ELECTION_RESOLVED, ElectionRegistry, ElectionBalancer, ElectionConnections],
       },
     ];
     const exports: string[] = [];
@@ -164,7 +140,7 @@ export class ElectionModule {
     return {
       global: true,
       module: ElectionModule,
-      imports: [ElectionCoreModule, LockCoreModule, ...imports],
+      imports: [ElectionCoreModule, ElectionSharedModule, ...imports],
       providers,
       exports,
     };
@@ -208,38 +184,20 @@ export class ElectionModule {
   }
 }
 
-/** The lock connection of one registration, on its shared client and session. */
-function lockConnection(
-  shared: SharedConnection,
-  shutdownTimeout: number,
-  election?: string,
-): LockConnection {
-  // The client and the session belong to ElectionConnections, which closes them last.
-  return new LockConnection(
-    shared.client,
-    shared.settings,
-    shutdownTimeout,
-    false,
-    election,
-    shared.sessions,
-  );
-}
-
 /**
- * @internal What every registration of an application shares, once: the clients and sessions
- * (`ElectionConnections`), the `LockService`, the `@OnOneInstance` jobs and the explorers of
- * `@WithoutOverlapping` and `@OnOneInstance` methods.
+ * The registration's options, resolved once and joined to the application's connections: every
+ * other provider of the registration injects this.
  */
-@Global()
-@Module({
-  imports: [DiscoveryModule, ElectionBalancerModule],
-  providers: [
-    ElectionConnections,
-    LockService,
-    LockExplorer,
-    OneInstanceService,
-    OneInstanceExplorer,
-  ],
-  exports: [LockService, OneInstanceService, ElectionConnections],
-})
-class LockCoreModule {}
+function resolvedProvider(
+  resolve: (options: ElectionModuleFactoryOptions) => ResolvedRegistration,
+): Provider {
+  return {
+    provide: ELECTION_RESOLVED,
+    useFactory: (options: ElectionModuleFactoryOptions, connections: ElectionConnections) => {
+      const resolved = resolve(options);
+      connections.join(resolved);
+      return resolved;
+    },
+    inject: [ELECTION_MODULE_OPTIONS, ElectionConnections],
+  };
+}

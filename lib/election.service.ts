@@ -1,3 +1,4 @@
+/** The face of one election in a Nest application: standing, leader, handlers, shutdown. */
 import {
   Logger,
   type OnApplicationBootstrap,
@@ -7,33 +8,29 @@ import {
 import type { ComparatorBuilder, Etcd3 } from 'etcd3';
 import { type Observable, distinctUntilChanged, map } from 'rxjs';
 import {
-  Candidate,
-  type CandidateOptions,
+  type Candidate,
   type CandidateStats,
   type FencingToken,
   type LeaderInfo,
   type LeaderTerm,
   type Leadership,
   type Participant,
-  type Sessions,
-  createEtcdClient,
   electionPrefix,
-  refusalOf,
-  resolveEngineOptions,
 } from './core/index.js';
 import { mark } from './core/marks.js';
 import { ELECTION_LOGGER_CONTEXT } from './election.constants.js';
 import { runInTerm } from './election.context.js';
+import { type SharedConnection } from './election.connections.js';
+import { type ElectionEngine, createCandidate } from './election.engines.js';
+import { ElectionLog, isOtherLeader } from './election-log.js';
 import {
   type ElectionDecoratorName,
-  type EtcdTarget,
   drainTimedOutMessage,
-  etcdErrorMessage,
   handlerFailedMessage,
-  stateChangedMessage,
 } from './election.messages.js';
-import type { ResolvedElectionOptions } from './election-options.js';
+import type { ResolvedRegistration } from './election-options.js';
 import type { LeaderContext } from './interfaces/index.js';
+import { WorkTracker, isPromiseLike } from './work-tracker.js';
 
 /** @internal A discovered `@OnLeader` / `@OnFollower` method, bound to its instance. */
 export interface ElectionHandler<T> {
@@ -41,40 +38,6 @@ export interface ElectionHandler<T> {
   label: string;
   call(arg: T): unknown;
 }
-
-/** @internal The engine an `ElectionService` wraps: the core's `Candidate`, or a test double. */
-export type ElectionEngine = Pick<
-  Candidate,
-  | 'leadership$'
-  | 'leader$'
-  | 'errors$'
-  | 'leadership'
-  | 'stats'
-  | 'isLeader'
-  | 'hasSession'
-  | 'currentTerm'
-  | 'guard'
-  | 'resign'
-  | 'proclaim'
-  | 'waitForLeadership'
-  | 'participants'
-  | 'leader'
-  | 'start'
-  | 'stop'
->;
-
-/**
- * @internal Makes the engine of one election (`ElectionTestingModule` passes its double), on the
- * application's shared session when `sessions` is given.
- */
-export type ElectionEngineFactory = (
-  client: Etcd3,
-  options: CandidateOptions,
-  sessions?: Sessions,
-) => ElectionEngine;
-
-const createCandidate: ElectionEngineFactory = (client, options, sessions) =>
-  new Candidate(client, { ...options, settings: resolveEngineOptions(options) }, sessions);
 
 interface Transition {
   leadership: Leadership;
@@ -87,8 +50,8 @@ interface Transition {
  * or with `@InjectElection(name)`.
  *
  * It campaigns from `onApplicationBootstrap` (unless `autoStart: false`) without waiting for
- * etcd, and on shutdown aborts the leader's signal, waits up to `shutdownTimeout` for leader work,
- * resigns, revokes its lease and closes the client it created.
+ * etcd, and on shutdown aborts the leader's signal, waits up to `shutdownTimeout` for leader work
+ * and resigns; the module revokes the shared lease and closes the client it created last.
  */
 export class ElectionService
   implements OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown
@@ -102,52 +65,45 @@ export class ElectionService
   readonly client: Etcd3;
 
   private readonly candidate: ElectionEngine;
-  private readonly ownsClient: boolean;
   private readonly autoStart: boolean;
   private readonly shutdownTimeout: number;
   private readonly logger = new Logger(ELECTION_LOGGER_CONTEXT);
+  private readonly log: ElectionLog;
   private readonly leaderHandlers: ElectionHandler<LeaderContext>[] = [];
   private readonly followerHandlers: ElectionHandler<Leadership>[] = [];
-  /** Leader work in flight (settles, never rejects) → its label. */
-  private readonly work = new Map<Promise<void>, string>();
+  /** Leader work in flight: `@OnLeader` handlers and `@LeaderOnly` calls. */
+  private readonly work = new WorkTracker();
   private readonly transitions: Transition[] = [];
   private dispatching = false;
   private previous?: Leadership;
-  private loggedLeader?: string;
   private settled = false;
-  private lastError?: unknown;
-  private errorLogged = false;
-  private readonly target: EtcdTarget;
   private stopping?: Promise<void>;
   private resigned?: Promise<void>;
-  /** State lines held back while the resign is on its way. */
-  private heldLogs?: Leadership[];
-  private closing?: Promise<void>;
 
-  /** @internal Created by `ElectionModule`; inject it rather than constructing it. */
-  constructor(options: ResolvedElectionOptions) {
-    this.name = options.election;
-    this.autoStart = options.autoStart;
-    this.shutdownTimeout = options.shutdownTimeout;
-    this.ownsClient = !options.client;
-    this.client = options.client ?? createEtcdClient(options.etcd!);
-    try {
-      this.candidate = (options.createEngine ?? createCandidate)(
-        this.client,
-        options.candidate,
-        options.sessions,
-      );
-    } catch (error) {
-      if (this.ownsClient) this.client.close();
-      throw error;
-    }
-    this.target = {
-      hosts: hostsOf(options.etcd?.hosts ?? clientHosts(this.client)),
+  /**
+   * @internal Created by `ElectionModule` from the registration's resolved options, on the shared
+   * connection it joined; inject it rather than constructing it.
+   */
+  constructor(
+    registration: ResolvedRegistration & { election: string },
+    connection: SharedConnection,
+  ) {
+    this.name = registration.election;
+    this.autoStart = registration.autoStart;
+    this.shutdownTimeout = registration.shutdownTimeout;
+    // The client belongs to ElectionConnections, which closes it last.
+    this.client = connection.client;
+    this.candidate = registration.createEngine
+      ? // A test double brings its own engine, which takes no session.
+        registration.createEngine(this.client, registration)
+      : createCandidate(this.client, registration, connection.sessions);
+    this.log = new ElectionLog(this.name, {
+      hosts: connection.hosts,
       prefix: electionPrefix(this.name),
-      requestTimeout: options.engine.requestTimeout,
-    };
+      requestTimeout: registration.settings.requestTimeout,
+    });
     this.candidate.leadership$.subscribe(leadership => this.onLeadership(leadership));
-    this.candidate.errors$.subscribe(error => this.onError(error));
+    this.candidate.errors$.subscribe(error => this.log.error(error));
   }
 
   /**
@@ -292,10 +248,10 @@ export class ElectionService
       mark('shutdown');
       // The successor waits on the resign alone: the state lines of the step-down wait until
       // etcd has answered it (or leader work holds it back, see drain()).
-      this.heldLogs = [];
+      this.log.hold();
       let resigned!: () => void;
       this.resigned = new Promise<void>(resolve => (resigned = resolve));
-      void this.resigned.then(() => this.releaseLogs());
+      void this.resigned.then(() => this.log.release());
       this.stopping = this.candidate
         .stop({ drain: () => this.drain(), onResigned: resigned })
         .finally(resigned);
@@ -324,13 +280,12 @@ export class ElectionService
     await this.stop();
   }
 
-  /** Nest lifecycle hook: closes the client if the module created it. */
+  /**
+   * Nest lifecycle hook: makes sure the election has stopped (the client and the lease belong to
+   * the module, which closes them after this).
+   */
   async onApplicationShutdown(): Promise<void> {
     await this.stop();
-    this.closing ??= (async () => {
-      if (this.ownsClient) this.client.close();
-    })();
-    await this.closing;
   }
 
   /** @internal Registers an `@OnLeader` handler (the explorer does, at bootstrap). */
@@ -352,7 +307,7 @@ export class ElectionService
     const term = this.candidate.currentTerm();
     if (!term) return undefined;
     const result = runInTerm(this.name, term, fn);
-    if (isPromiseLike(result)) this.track(label, result);
+    if (isPromiseLike(result)) void this.work.track(label, result);
     return result;
   }
 
@@ -377,7 +332,7 @@ export class ElectionService
   private apply({ leadership: next, term }: Transition): void {
     const previous = this.previous;
     this.previous = next;
-    if (previous && this.worthLogging(previous, next)) this.logState(next);
+    this.log.transition(previous, next);
     const leaving = next.reason === 'stopping' || next.reason === 'stopped';
     if (next.role === 'leader') {
       if (previous?.role === 'leader' && previous.revision === next.revision) return;
@@ -430,121 +385,19 @@ export class ElectionService
       const result = handler.call(arg);
       if (!isPromiseLike(result)) return;
       const settled = Promise.resolve(result).then(() => undefined, fail);
-      if (isLeaderWork) this.track(handler.label, settled);
+      if (isLeaderWork) void this.work.track(handler.label, settled);
     } catch (error) {
       fail(error);
     }
   }
 
-  private track(label: string, work: PromiseLike<unknown>): void {
-    const settled: Promise<void> = Promise.resolve(work).then(
-      () => undefined,
-      () => undefined,
-    );
-    this.work.set(settled, label);
-    void settled.then(() => this.work.delete(settled));
-  }
-
-  /** Holds a state line back while the resign is on its way (see {@link stop}). */
-  private holdLog(leadership: Leadership): boolean {
-    if (!this.heldLogs) return false;
-    this.heldLogs.push(leadership);
-    return true;
-  }
-
-  private releaseLogs(): void {
-    const held = this.heldLogs ?? [];
-    this.heldLogs = undefined;
-    for (const leadership of held) this.logState(leadership);
-  }
-
   private async drain(): Promise<void> {
     if (this.work.size === 0) return;
     // Leader work holds the resign back anyway: say why we wait.
-    this.releaseLogs();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>(resolve => {
-      timer = setTimeout(() => resolve(true), this.shutdownTimeout);
-    });
-    const late = await Promise.race([Promise.all(this.work.keys()).then(() => false), timedOut]);
-    clearTimeout(timer);
-    if (late) {
-      this.logger.warn(
-        drainTimedOutMessage(this.name, this.shutdownTimeout, [...new Set(this.work.values())]),
-      );
+    this.log.release();
+    const late = await this.work.drain(this.shutdownTimeout);
+    if (late.length > 0) {
+      this.logger.warn(drainTimedOutMessage(this.name, this.shutdownTimeout, late));
     }
   }
-
-  /**
-   * One line per change of role or reason, and per new leader a follower learns of; not for the
-   * instants of a handover in which a follower knows no leader yet, or sees its own key lead
-   * just before it is elected.
-   */
-  private worthLogging(previous: Leadership, next: Leadership): boolean {
-    const changed = previous.role !== next.role || previous.reason !== next.reason;
-    if (next.role !== 'follower') return changed;
-    const other = isOtherLeader(next);
-    if (next.reason === 'leader-changed' && !other) return false;
-    return changed || (other && next.leader!.key !== this.loggedLeader);
-  }
-
-  private logState(leadership: Leadership): void {
-    if (this.holdLog(leadership)) return;
-    this.loggedLeader = leadership.leader?.key;
-    const leaving = leadership.reason === 'stopping' || leadership.reason === 'stopped';
-    if (leadership.role === 'disconnected' && !leaving) {
-      // This line names the error that caused it: the error itself is not logged again.
-      if (this.lastError !== undefined) this.errorLogged = true;
-      this.logger.warn(stateChangedMessage(leadership, this.lastError, this.target));
-      return;
-    }
-    // Back in etcd with a session: the next etcd error starts a new streak and is logged.
-    if (leadership.lease !== undefined) {
-      this.errorLogged = false;
-      this.lastError = undefined;
-    }
-    this.logger.log(stateChangedMessage(leadership));
-  }
-
-  private onError(error: unknown): void {
-    this.lastError = error;
-    // A refusal always becomes a state (disconnected, with its reason), whose line names it.
-    if (this.errorLogged || refusalOf(error)) return;
-    // The state change this error causes, if any, comes in the same tick and says it all.
-    queueMicrotask(() => {
-      if (this.errorLogged || this.lastError !== error) return;
-      this.errorLogged = true;
-      this.logger.warn(etcdErrorMessage(this.name, error, this.target));
-    });
-  }
-}
-
-/** True when a leader is known and it is not this node. */
-function isOtherLeader(leadership: Leadership): boolean {
-  const { leader } = leadership;
-  if (!leader) return false;
-  if (leadership.key && leader.key === leadership.key) return false;
-  if (leadership.lease && leader.lease === leadership.lease) return false;
-  return true;
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}
-
-/** The hosts etcd3 was given, as a list. */
-function hostsOf(hosts: string | string[] | undefined): string[] {
-  if (hosts === undefined) return ['(unknown hosts)'];
-  return typeof hosts === 'string' ? [hosts] : hosts;
-}
-
-/** The hosts of a client the caller made, as etcd3's connection pool holds them. */
-function clientHosts(client: Etcd3): string[] | undefined {
-  const pool = (client as unknown as { pool?: { hosts?: Array<{ host?: unknown }> } }).pool;
-  const hosts = pool?.hosts?.map(h => h.host).filter((h): h is string => typeof h === 'string');
-  return hosts?.length ? hosts : undefined;
 }

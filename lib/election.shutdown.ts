@@ -1,3 +1,4 @@
+/** Makes a shutdown signal start every resign before Nest runs its own shutdown hooks. */
 import {
   Injectable,
   type OnApplicationBootstrap,

@@ -1,25 +1,19 @@
-import {
-  Injectable,
-  Logger,
-  type OnApplicationShutdown,
-  type OnModuleDestroy,
-  type OnModuleInit,
-} from '@nestjs/common';
-import { ModulesContainer } from '@nestjs/core';
-import type { Etcd3 } from 'etcd3';
+/** Go-compatible locks on the application's shared etcd session, and the runs of its jobs. */
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import {
   type AcquireOptions,
   ElectionError,
   type Lock,
   LockTimeoutError,
-  Locks,
+  type Locks,
   LocksClosedError,
   type LocksStats,
-  Sessions,
-  type SessionsOptions,
+  type Sessions,
   type SessionsStats,
 } from './core/index.js';
-import { ELECTION_CONNECTION, LOCK_LOGGER_CONTEXT } from './election.constants.js';
+import { LOCK_LOGGER_CONTEXT } from './election.constants.js';
+import { ElectionConnections } from './election.connections.js';
+import { createLocks } from './election.engines.js';
 import {
   jobLockFailedMessage,
   lockDrainTimedOutMessage,
@@ -27,29 +21,7 @@ import {
   lockLostMessage,
 } from './election.messages.js';
 import { runWithLock } from './lock.context.js';
-
-/**
- * @internal The etcd connection one `ElectionModule.forRoot*()` registration brings: its client
- * and the settings of the session locks share. Closes the client on shutdown when it created it.
- */
-export class LockConnection implements OnApplicationShutdown {
-  constructor(
-    readonly client: Etcd3,
-    readonly settings: SessionsOptions,
-    /** Milliseconds shutdown waits for work under locks before deleting their keys. */
-    readonly shutdownTimeout: number,
-    private readonly owned: boolean,
-    /** The election of the registration; undefined for a connection-only `forRoot({ etcd })`. */
-    readonly election?: string,
-    /** The application's shared session owner for this connection (closed by its owner). */
-    readonly sessions?: Sessions,
-  ) {}
-
-  /** @internal */
-  onApplicationShutdown(): void {
-    if (this.owned) this.client.close();
-  }
-}
+import { WorkTracker } from './work-tracker.js';
 
 /** Counters of one `@WithoutOverlapping` job in this process. */
 export interface JobStats {
@@ -86,17 +58,16 @@ export interface JobBinding {
 export class LockService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(LOCK_LOGGER_CONTEXT);
   private sessionOwner?: Sessions;
-  private ownsSessions = false;
   private lockOwner?: Locks;
   private readonly jobStats = new Map<string, JobStats & { wait?: number }>();
   private errorLogged = false;
   private closing?: Promise<void>;
   private shutdownTimeout = 5000;
-  /** Work running under a lock (`withLock` callbacks, job runs; settles, never rejects) → label. */
-  private readonly work = new Map<Promise<void>, string>();
+  /** Work running under a lock: `withLock` callbacks and job runs. */
+  private readonly work = new WorkTracker();
 
   /** @internal Created by `ElectionModule`; inject it. */
-  constructor(private readonly modules: ModulesContainer) {}
+  constructor(private readonly connections: ElectionConnections) {}
 
   /**
    * Waits for lock `name` (an etcd prefix, as `etcdctl lock NAME` takes it) and resolves with it
@@ -135,7 +106,7 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
   ): Promise<T> {
     const lock = await this.acquire(name, options);
     try {
-      return await this.track(
+      return await this.work.track(
         `withLock("${name}")`,
         runWithLock(lock, () => fn(lock)),
       );
@@ -179,10 +150,8 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
    * `shutdownTimeout`), then the keys are deleted and the lease is revoked.
    */
   async onModuleDestroy(): Promise<void> {
-    this.closing ??= (async () => {
-      await this.lockOwner?.close({ drain: () => this.drain() });
-      if (this.ownsSessions) await this.sessionOwner?.close();
-    })();
+    // The shared session is closed last, by ElectionConnections.
+    this.closing ??= this.lockOwner?.close({ drain: () => this.drain() }) ?? Promise.resolve();
     await this.closing;
   }
 
@@ -220,38 +189,16 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
     }
     job.runs++;
     try {
-      return await this.track(label, runWithLock(lock, fn));
+      return await this.work.track(label, runWithLock(lock, fn));
     } finally {
       await lock.release();
     }
   }
 
-  /** Counts `work` as running under a lock until it settles, for shutdown to wait on. */
-  private track<T>(label: string, work: T): Promise<Awaited<T>> {
-    const result = Promise.resolve(work);
-    const settled = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.work.set(settled, label);
-    void settled.then(() => this.work.delete(settled));
-    return result;
-  }
-
   /** Waits up to `shutdownTimeout` for the work under locks to settle. */
   private async drain(): Promise<void> {
-    if (this.work.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>(resolve => {
-      timer = setTimeout(() => resolve(true), this.shutdownTimeout);
-    });
-    const late = await Promise.race([Promise.all(this.work.keys()).then(() => false), timedOut]);
-    clearTimeout(timer);
-    if (late) {
-      this.logger.warn(
-        lockDrainTimedOutMessage(this.shutdownTimeout, [...new Set(this.work.values())]),
-      );
-    }
+    const late = await this.work.drain(this.shutdownTimeout);
+    if (late.length > 0) this.logger.warn(lockDrainTimedOutMessage(this.shutdownTimeout, late));
   }
 
   private get sessions(): Sessions {
@@ -261,17 +208,15 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
 
   private get locks(): Locks {
     if (this.lockOwner) return this.lockOwner;
-    const connection = this.findConnection();
-    this.shutdownTimeout = connection.shutdownTimeout;
+    const { registration, connection } = this.connections.forJobs('LockService');
+    this.shutdownTimeout = registration.shutdownTimeout;
     const onError = (error: unknown) => this.onError(error);
-    this.ownsSessions = !connection.sessions;
-    this.sessionOwner =
-      connection.sessions ?? new Sessions(connection.client, connection.settings, { onError });
+    this.sessionOwner = connection.sessions;
     // A shared session serves elections too: its failures are news here only while locks wait.
-    connection.sessions?.onGrantFailed(error => {
+    connection.sessions.onGrantFailed(error => {
       if (this.lockOwner?.busy) onError(error);
     });
-    this.lockOwner = new Locks(this.sessionOwner, {
+    this.lockOwner = createLocks(this.sessionOwner, {
       onLost: (lock, reason) =>
         this.logger.warn(lockLostMessage(lock.name, lock.key, lock.fencingToken, reason)),
       onError,
@@ -289,20 +234,5 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
     if (this.errorLogged) return;
     this.errorLogged = true;
     this.logger.warn(lockEtcdErrorMessage(error));
-  }
-
-  private findConnection(): LockConnection {
-    const connections = [...this.modules.values()].flatMap(moduleRef => {
-      const connection: unknown = moduleRef.providers.get(ELECTION_CONNECTION)?.instance;
-      return connection instanceof LockConnection ? [connection] : [];
-    });
-    const chosen = connections.find(c => c.election === undefined) ?? connections[0];
-    if (!chosen) {
-      throw new ElectionError(
-        'LockService has no etcd connection: import ElectionModule.forRoot({ etcd }) ' +
-          '(with or without an election) in the application.',
-      );
-    }
-    return chosen;
   }
 }

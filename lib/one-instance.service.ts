@@ -1,3 +1,4 @@
+/** The elections of the `@OnOneInstance` jobs of one application, and the runs of those jobs. */
 import {
   Injectable,
   Logger,
@@ -5,19 +6,24 @@ import {
   type OnModuleDestroy,
   Optional,
 } from '@nestjs/common';
-import { ModulesContainer } from '@nestjs/core';
-import { Candidate, ElectionError, resolveEngineOptions } from './core/index.js';
-import { ELECTION_CONNECTION, ELECTION_LOGGER_CONTEXT } from './election.constants.js';
+import {
+  type Candidate,
+  ElectionError,
+  type ResolvedCandidateOptions,
+  resolveEngineOptions,
+} from './core/index.js';
+import { ELECTION_LOGGER_CONTEXT } from './election.constants.js';
+import { ElectionConnections, type JoinedRegistration } from './election.connections.js';
 import { runInTerm } from './election.context.js';
+import { createCandidate } from './election.engines.js';
 import {
   drainTimedOutMessage,
   duplicateOneInstanceMessage,
   oneInstanceStateMessage,
 } from './election.messages.js';
-import { defaultElectionValue } from './election-options.js';
 import { ElectionBalancer } from './election.balancer.js';
 import { ElectionRegistry } from './election.registry.js';
-import { LockConnection } from './lock.service.js';
+import { WorkTracker } from './work-tracker.js';
 
 /** Counters and standing of one `@OnOneInstance` job in this process. */
 export interface OneInstanceJobStats {
@@ -47,28 +53,30 @@ export interface OneInstanceJob extends OneInstanceBinding {
   candidate: Candidate;
   runs: number;
   skipped: number;
-  /** Runs in flight (settle, never reject). */
-  work: Set<Promise<void>>;
+  /** Runs in flight. */
+  work: WorkTracker;
 }
 
 /**
  * The elections of the `@OnOneInstance` jobs of one application: one election per job, all on the
  * application's shared etcd session (the connection `LockService` uses: the connection-only
  * registration, else the first election's), campaigning from bootstrap and resigning on shutdown
- * once running jobs have settled (up to `shutdownTimeout`).
+ * once running jobs have settled (up to `shutdownTimeout`). Every job campaigns with this
+ * replica's value: the default election's, else the connection-only registration's `value`,
+ * else `<hostname>-<pid>`.
  */
 @Injectable()
 export class OneInstanceService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ELECTION_LOGGER_CONTEXT);
   private readonly byLabel = new Map<string, OneInstanceJob>();
   private readonly byName = new Map<string, OneInstanceJob>();
-  private connection?: LockConnection;
+  private joined?: JoinedRegistration & { settings: ResolvedCandidateOptions };
   private started = false;
   private stopping?: Promise<void>;
 
   /** @internal Created by `ElectionModule`; inject it. */
   constructor(
-    private readonly modules: ModulesContainer,
+    private readonly connections: ElectionConnections,
     @Optional() private readonly registry?: ElectionRegistry,
     @Optional() private readonly balancer?: ElectionBalancer,
   ) {}
@@ -102,21 +110,23 @@ export class OneInstanceService implements OnApplicationBootstrap, OnModuleDestr
         duplicateOneInstanceMessage(binding.name, taken.label, binding.label),
       );
     }
-    const connection = this.pickConnection();
-    const { ttl, margin, requestTimeout, backoff } = connection.settings;
+    const { registration, connection, settings } = this.connection();
     // The value of the application's default election, so that every election of this replica
-    // (jobs included) names it alike: balancing counts replicas by value.
-    const value = this.registry?.find()?.leadership.value ?? defaultElectionValue();
-    const candidate = new Candidate(
+    // (jobs included) names it alike: balancing counts replicas by value. Without one, the
+    // connection-only registration's value (its default is `<hostname>-<pid>`).
+    const value = this.registry?.find()?.leadership.value ?? registration.value;
+    const candidate = createCandidate(
       connection.client,
-      {
-        election: binding.name,
-        value,
-        settings: resolveEngineOptions({ ttl, margin, requestTimeout, backoff }),
-      },
+      { election: binding.name, value, settings },
       connection.sessions,
     );
-    const job: OneInstanceJob = { ...binding, candidate, runs: 0, skipped: 0, work: new Set() };
+    const job: OneInstanceJob = {
+      ...binding,
+      candidate,
+      runs: 0,
+      skipped: 0,
+      work: new WorkTracker(),
+    };
     let role: string | undefined;
     candidate.leadership$.subscribe(leadership => {
       if (leadership.role === role) return;
@@ -151,14 +161,7 @@ export class OneInstanceService implements OnApplicationBootstrap, OnModuleDestr
     }
     job.runs++;
     const result = runInTerm(job.name, term, fn);
-    if (result instanceof Promise) {
-      const settled = result.then(
-        () => undefined,
-        () => undefined,
-      );
-      job.work.add(settled);
-      void settled.then(() => job.work.delete(settled));
-    }
+    if (result instanceof Promise) void job.work.track(job.label, result);
     return result;
   }
 
@@ -175,7 +178,7 @@ export class OneInstanceService implements OnApplicationBootstrap, OnModuleDestr
    */
   onModuleDestroy(): Promise<void> {
     this.stopping ??= (async () => {
-      const timeout = this.connection?.shutdownTimeout ?? 5000;
+      const timeout = this.joined?.registration.shutdownTimeout ?? 5000;
       for (const job of this.byLabel.values()) {
         if (job.balance) this.balancer?.remove(job.candidate);
       }
@@ -189,30 +192,18 @@ export class OneInstanceService implements OnApplicationBootstrap, OnModuleDestr
   }
 
   private async drain(job: OneInstanceJob, timeout: number): Promise<void> {
-    if (job.work.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>(resolve => {
-      timer = setTimeout(() => resolve(true), timeout);
-    });
-    const late = await Promise.race([Promise.all(job.work).then(() => false), timedOut]);
-    clearTimeout(timer);
-    if (late) this.logger.warn(drainTimedOutMessage(job.name, timeout, [job.label]));
+    const late = await job.work.drain(timeout);
+    if (late.length > 0) this.logger.warn(drainTimedOutMessage(job.name, timeout, late));
   }
 
-  private pickConnection(): LockConnection {
-    if (this.connection) return this.connection;
-    const connections = [...this.modules.values()].flatMap(moduleRef => {
-      const connection: unknown = moduleRef.providers.get(ELECTION_CONNECTION)?.instance;
-      return connection instanceof LockConnection ? [connection] : [];
-    });
-    const chosen = connections.find(c => c.election === undefined) ?? connections[0];
-    if (!chosen) {
-      throw new ElectionError(
-        '@OnOneInstance jobs have no etcd connection: import ElectionModule.forRoot({ etcd }) ' +
-          '(with or without an election) in the application.',
-      );
+  /** The jobs' connection, and their settings: its session's, the others at their defaults. */
+  private connection(): JoinedRegistration & { settings: ResolvedCandidateOptions } {
+    if (!this.joined) {
+      const joined = this.connections.forJobs('@OnOneInstance jobs');
+      const { ttl, margin, requestTimeout, backoff, clock } = joined.connection.settings;
+      const defaults = resolveEngineOptions({ ttl, margin, requestTimeout, backoff });
+      this.joined = { ...joined, settings: { ...defaults, clock } };
     }
-    this.connection = chosen;
-    return chosen;
+    return this.joined;
   }
 }

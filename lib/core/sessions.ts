@@ -5,12 +5,6 @@ import type { SessionSettings } from './options.js';
 import { sleep } from './rpc.js';
 import { Session, type SessionLossReason, revokeLease } from './session.js';
 
-/**
- * Settings of {@link Sessions}: those of each {@link Session} it grants, and the retry pacing.
- * @deprecated Use {@link SessionSettings} (from `resolveSessionSettings`).
- */
-export type SessionsOptions = SessionSettings;
-
 /** Hooks of {@link Sessions}. */
 export interface SessionsHooks {
   /** Called with each failed grant or revoke, for logging. */

@@ -1,4 +1,4 @@
-/** The options `ElectionModule.forRoot*()` takes. */
+/** The options `ElectionModule.forRoot()` and `forRootAsync()` take. */
 import type {
   InjectionToken,
   ModuleMetadata,
@@ -88,13 +88,22 @@ export interface ElectionModuleOptions extends EngineOptions {
 
 /**
  * Options of `ElectionModule.forRoot()` without an election: the etcd connection alone, for
- * `LockService` and `@WithoutOverlapping`. `ttl`, `margin`, `requestTimeout` and `backoff` set
- * the session every lock shares.
+ * `LockService`, `@WithoutOverlapping` and `@OnOneInstance`. `ttl`, `margin`, `requestTimeout`
+ * and `backoff` set the session every lock and job shares.
  */
 export type ElectionConnectionOptions = Pick<
   ElectionModuleOptions,
   'etcd' | 'client' | 'ttl' | 'margin' | 'requestTimeout' | 'backoff' | 'shutdownTimeout'
-> & { election?: undefined };
+> & {
+  election?: undefined;
+  /**
+   * This replica's identity in the elections of its `@OnOneInstance` jobs (and so in their
+   * balancing, which counts replicas by value). The value of the application's default election,
+   * if there is one, wins over it.
+   * @default the default election's `value` if there is one, else `${os.hostname()}-${process.pid}`
+   */
+  value?: string;
+};
 
 /**
  * What a `forRootAsync()` factory returns: {@link ElectionModuleOptions}, where `election` may be

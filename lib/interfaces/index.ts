@@ -1,3 +1,3 @@
-/** The public interfaces of the Nest layer. */
+/** The option and context types of the Nest layer. */
 export * from './election-module-options.interface.js';
 export * from './leader-context.interface.js';

@@ -1,4 +1,4 @@
-/** What an `@OnLeader` handler is called with. */
+/** What an `@OnLeader` handler is given. */
 import type { FencingToken, Leadership } from '../core/index.js';
 
 /** What an `@OnLeader` handler receives when this node becomes leader. */

@@ -3,7 +3,7 @@ import { ElectionError } from '../core/index.js';
 import { ENGINE_FACTORY } from '../election-options.js';
 import { ElectionModule } from '../election.module.js';
 import { ElectionRegistry } from '../election.registry.js';
-import type { ElectionEngineFactory } from '../election.service.js';
+import type { ElectionEngineFactory } from '../election.engines.js';
 import { TestElection } from './test-election.js';
 
 /** Options of {@link ElectionTestingModule.forRoot}. */

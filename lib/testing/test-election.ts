@@ -1,7 +1,6 @@
 import type { ComparatorBuilder, Etcd3 } from 'etcd3';
 import { BehaviorSubject, type Observable, Subject, filter } from 'rxjs';
 import {
-  type CandidateOptions,
   type CandidateStats,
   CandidateStoppedError,
   ElectionError,
@@ -55,7 +54,7 @@ export class TestElection {
   private revision = 0n;
 
   /** @internal Binds this double to the election it stands in for (the testing module does). */
-  attach(client: Etcd3, options: CandidateOptions): this {
+  attach(client: Etcd3, options: { election: string; value: string }): this {
     if (this.state) throw new ElectionError(alreadyAttached(this.name!, options.election));
     this.name = options.election;
     this.client = client;

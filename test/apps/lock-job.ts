@@ -9,7 +9,9 @@
  *
  * stdout carries only JSON lines stamped `t` = `process.hrtime.bigint()` (CLOCK_MONOTONIC,
  * comparable across processes), written synchronously:
- * - `{"t","node","run":"start","token"}` once a run holds the lock, before its work;
+ * - `{"t","node","tick"}` each time the interval fires, before `@WithoutOverlapping` runs;
+ * - `{"t","node","run":"start","token","tick"}` once a run holds the lock, before its work
+ *   (`tick`: the number of the tick it belongs to);
  * - `{"t","node","run":"end","token","aborted"}` when the work is over, before the release;
  * - `{"t","node","jobs":[...]}` (`LockService.jobs()`) on shutdown;
  * - `{"t","node","event":"ready"}`.
@@ -63,15 +65,37 @@ class StderrLogger extends ConsoleLogger {
   }
 }
 
+/**
+ * Numbers the calls of the method below it and emits a tick line for each, then passes the
+ * number on as the first argument (metadata moves up, as `@WithoutOverlapping` moves it).
+ */
+function Ticks(): MethodDecorator {
+  let tick = 0;
+  return (_target, _property, descriptor) => {
+    const inner = descriptor.value as unknown as (this: unknown, ...args: unknown[]) => unknown;
+    const outer = function (this: unknown): unknown {
+      tick++;
+      emit({ tick });
+      return inner.call(this, tick);
+    };
+    for (const key of Reflect.getOwnMetadataKeys(inner)) {
+      Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, inner), outer);
+    }
+    descriptor.value = outer as unknown as typeof descriptor.value;
+    return descriptor;
+  };
+}
+
 @Injectable()
 class Job implements OnApplicationShutdown {
   constructor(private readonly locks: LockService) {}
 
   @Interval(config.intervalMs)
+  @Ticks()
   @WithoutOverlapping({ name: config.job })
-  async run(): Promise<void> {
+  async run(tick: number): Promise<void> {
     const lock = currentLock()!;
-    emit({ run: 'start', token: lock.fencingToken });
+    emit({ run: 'start', token: lock.fencingToken, tick });
     let aborted = false;
     await sleep(config.jobMs, undefined, { signal: lock.signal }).catch(() => (aborted = true));
     emit({ run: 'end', token: lock.fencingToken, aborted });

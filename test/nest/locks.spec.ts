@@ -146,13 +146,13 @@ describe('LockService', () => {
     const error = await apps
       .create({
         imports: [
-          ElectionModule.forRoot({ etcd: { hosts: etcd().endpoints }, value: 'x' } as never),
+          ElectionModule.forRoot({ etcd: { hosts: etcd().endpoints }, autoStart: false } as never),
         ],
       })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ElectionOptionsError);
     expect((error as ElectionOptionsError).field).toBe('election');
-    expect((error as Error).message).toContain('"value" applies to an election');
+    expect((error as Error).message).toContain('"autoStart" applies to an election');
   });
 
   it('on shutdown aborts the signal at once but keeps the lock until the work under it is done', async () => {
@@ -261,6 +261,7 @@ interface JobLine {
   run?: 'start' | 'end';
   token?: string;
   aborted?: boolean;
+  tick?: number;
   jobs?: Array<{ label: string; name: string; runs: number; skipped: number; errors: number }>;
   event?: string;
 }
@@ -325,6 +326,60 @@ describe('@WithoutOverlapping across processes', () => {
       `3 replicas: ${ran} runs (${stats.map(s => `${s.runs}`).join('/')}), ${skipped} skipped`,
     );
     expect(await keysOf(etcd(), job)).toEqual([]);
+  });
+});
+
+describe('@WithoutOverlapping on a schedule', () => {
+  it('starts each run on its own tick or skips it: a held lock is never queued for', async () => {
+    await ensureAppsBuilt();
+    const job = uniqueName('on-tick');
+    const replicas = ['a', 'b', 'c'].map(node =>
+      spawnTracked(process.execPath, [LOCK_JOB_APP], {
+        label: `lock-job ${node}`,
+        env: {
+          ETCD_HOSTS: etcd().endpoints.join(','),
+          NODE_NAME: node,
+          JOB_NAME: job,
+          JOB_MS: '3000',
+          INTERVAL_MS: '1000',
+          LOCK_TTL: '5',
+        },
+      }),
+    );
+    try {
+      const runs = () => replicas.flatMap(records).filter(r => r.run === 'end');
+      await waitFor(() => runs().length >= 5, {
+        timeout: 45_000,
+        interval: 100,
+        message: 'five runs completed',
+      });
+    } finally {
+      for (const proc of replicas) proc.signal('SIGTERM');
+      await Promise.all(
+        replicas.map(proc => deadline(proc.exited, 15_000, `${proc.label} exit on SIGTERM`)),
+      );
+    }
+    const all = replicas.flatMap(records);
+    const tickAt = new Map(
+      all
+        .filter(r => r.run === undefined && r.tick !== undefined)
+        .map(r => [`${r.node} ${r.tick}`, r.t]),
+    );
+    const starts = all.filter(r => r.run === 'start');
+    expect(starts.length).toBeGreaterThanOrEqual(5);
+    // A try-lock is one etcd round trip: a run that starts later than this queued for the lock.
+    const lateMs = starts
+      .map(r => Number(BigInt(r.t) - BigInt(tickAt.get(`${r.node} ${r.tick}`)!)) / 1e6)
+      .filter(ms => ms > 500);
+    expect(lateMs, 'runs that started over 500 ms after their tick (ms)').toEqual([]);
+    const stats = all.flatMap(r => r.jobs ?? []);
+    const ticks = all.filter(r => r.run === undefined && r.tick !== undefined).length;
+    const ran = stats.reduce((sum, s) => sum + s.runs, 0);
+    const counted = stats.reduce((sum, s) => sum + s.runs + s.skipped + s.errors, 0);
+    expect(ran).toBe(starts.length);
+    // A tick is a run or a skip; ticks during shutdown (locks closed) count as neither.
+    expect(counted).toBeLessThanOrEqual(ticks);
+    expect(stats.reduce((sum, s) => sum + s.skipped, 0)).toBeGreaterThan(ran);
   });
 });
 

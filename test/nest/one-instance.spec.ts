@@ -97,6 +97,49 @@ describe('@OnOneInstance in one application', () => {
     for (const name of names) expect(await keysOf(etcd(), name)).toEqual([]);
   });
 
+  it('campaigns with the value of a connection-only registration, unless a default election has one', async () => {
+    const hosts = etcd().endpoints;
+    const name = uniqueName('valued');
+
+    @Injectable()
+    class Valued {
+      @OnOneInstance({ name, balance: false })
+      work(): string {
+        return 'ran';
+      }
+    }
+
+    const alone = await apps.create({
+      imports: [ElectionModule.forRoot({ etcd: { hosts }, ttl: 3, value: 'replica-7' })],
+      providers: [Valued],
+    });
+    await waitFor(async () => (await keysOf(etcd(), name)).length === 1, {
+      timeout: 10_000,
+      message: 'the job campaigned',
+    });
+    expect((await keysOf(etcd(), name)).map(k => k.value)).toEqual(['replica-7']);
+    await apps.close(alone);
+
+    // With a default election, the jobs name this replica as it does.
+    const withElection = await apps.create({
+      imports: [
+        ElectionModule.forRoot({ etcd: { hosts }, ttl: 3, value: 'replica-7' }),
+        ElectionModule.forRoot({
+          etcd: { hosts },
+          election: uniqueName('main'),
+          value: 'main-value',
+        }),
+      ],
+      providers: [Valued],
+    });
+    await waitFor(async () => (await keysOf(etcd(), name)).length === 1, {
+      timeout: 10_000,
+      message: 'the job campaigned',
+    });
+    expect((await keysOf(etcd(), name)).map(k => k.value)).toEqual(['main-value']);
+    await apps.close(withElection);
+  });
+
   it('a direct call on a follower is skipped and returns undefined', async () => {
     const hosts = etcd().endpoints;
     const name = uniqueName('direct');
