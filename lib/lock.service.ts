@@ -59,7 +59,7 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(LOCK_LOGGER_CONTEXT);
   private sessionOwner?: Sessions;
   private lockOwner?: Locks;
-  private readonly jobStats = new Map<string, JobStats & { wait?: number }>();
+  private readonly jobStats = new Map<string, JobStats & { wait?: number; busy?: boolean }>();
   private errorLogged = false;
   private closing?: Promise<void>;
   private shutdownTimeout = 5000;
@@ -168,6 +168,25 @@ export class LockService implements OnModuleInit, OnModuleDestroy {
   async runJob<T>(label: string, fn: () => T): Promise<Awaited<T> | undefined> {
     const job = this.jobStats.get(label);
     if (!job) throw new ElectionError(`@WithoutOverlapping ${label} is not registered.`);
+    // This replica's previous run (or its wait for the lock) is still going: the lock is held
+    // here, and a run never queues behind its own job, or it would start off its tick.
+    if (job.busy) {
+      job.skipped++;
+      return undefined;
+    }
+    job.busy = true;
+    try {
+      return await this.runJobOnce(job, fn);
+    } finally {
+      job.busy = false;
+    }
+  }
+
+  private async runJobOnce<T>(
+    job: JobStats & { wait?: number },
+    fn: () => T,
+  ): Promise<Awaited<T> | undefined> {
+    const { label } = job;
     let lock: Lock | undefined;
     try {
       lock =

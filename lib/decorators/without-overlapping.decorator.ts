@@ -12,8 +12,9 @@ export interface WithoutOverlappingOptions {
    */
   name?: string;
   /**
-   * Milliseconds a run waits for the lock when it is held elsewhere, then is skipped. Omitted: a
-   * run that finds the lock held is skipped at once.
+   * Milliseconds a run waits for the lock when another replica (or service) holds it, then is
+   * skipped. A run never waits behind this replica's own previous run of the job: that one is
+   * skipped at once. Omitted: a run that finds the lock held is skipped at once.
    */
   wait?: number;
 }

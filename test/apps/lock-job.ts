@@ -5,7 +5,7 @@
  *
  * Environment: `ETCD_HOSTS` (comma-separated URLs), `NODE_NAME`, `JOB_NAME` (the lock name),
  * `JOB_MS` (how long a run takes, default 3000), `INTERVAL_MS` (default 1000), `LOCK_TTL`
- * (seconds, default 5).
+ * (seconds, default 5), `JOB_WAIT` (the `wait` option, ms; default none).
  *
  * stdout carries only JSON lines stamped `t` = `process.hrtime.bigint()` (CLOCK_MONOTONIC,
  * comparable across processes), written synchronously:
@@ -37,6 +37,8 @@ const config = {
   jobMs: Number(process.env.JOB_MS ?? 3000),
   intervalMs: Number(process.env.INTERVAL_MS ?? 1000),
   ttl: Number(process.env.LOCK_TTL ?? 5),
+  /** `@WithoutOverlapping`'s `wait`, when set. */
+  wait: process.env.JOB_WAIT === undefined ? undefined : Number(process.env.JOB_WAIT),
 };
 
 function required(name: string): string {
@@ -92,7 +94,7 @@ class Job implements OnApplicationShutdown {
 
   @Interval(config.intervalMs)
   @Ticks()
-  @WithoutOverlapping({ name: config.job })
+  @WithoutOverlapping({ name: config.job, wait: config.wait })
   async run(tick: number): Promise<void> {
     const lock = currentLock()!;
     emit({ run: 'start', token: lock.fencingToken, tick });

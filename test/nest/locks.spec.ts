@@ -383,6 +383,48 @@ describe('@WithoutOverlapping on a schedule', () => {
   });
 });
 
+describe('@WithoutOverlapping with wait, on one replica', () => {
+  it('skips a tick that finds its own previous run still going, instead of queueing behind it', async () => {
+    await ensureAppsBuilt();
+    const job = uniqueName('own-run');
+    const proc = spawnTracked(process.execPath, [LOCK_JOB_APP], {
+      label: 'lock-job wait',
+      env: {
+        ETCD_HOSTS: etcd().endpoints.join(','),
+        NODE_NAME: 'solo',
+        JOB_NAME: job,
+        JOB_MS: '1500',
+        INTERVAL_MS: '500',
+        JOB_WAIT: '5000',
+        LOCK_TTL: '5',
+      },
+    });
+    try {
+      await waitFor(() => records(proc).filter(r => r.run === 'end').length >= 2, {
+        timeout: 30_000,
+        interval: 100,
+        message: 'two runs completed',
+      });
+    } finally {
+      proc.signal('SIGTERM');
+      await deadline(proc.exited, 15_000, `${proc.label} exit on SIGTERM`);
+    }
+    const all = records(proc);
+    const tickAt = new Map(
+      all.filter(r => r.run === undefined && r.tick !== undefined).map(r => [r.tick, r.t]),
+    );
+    const starts = all.filter(r => r.run === 'start');
+    // Nobody else holds the lock: a run that starts long after its tick waited for its own job.
+    const lateMs = starts
+      .map(r => Number(BigInt(r.t) - BigInt(tickAt.get(r.tick)!)) / 1e6)
+      .filter(ms => ms > 500);
+    expect(lateMs, 'runs that started over 500 ms after their tick (ms)').toEqual([]);
+    const stats = all.flatMap(r => r.jobs ?? []);
+    expect(stats.reduce((sum, s) => sum + s.skipped, 0)).toBeGreaterThan(0);
+    expect(stats.reduce((sum, s) => sum + s.runs, 0)).toBe(starts.length);
+  });
+});
+
 function cmp(a: string, b: string): number {
   const d = BigInt(a) - BigInt(b);
   return d < 0n ? -1 : d > 0n ? 1 : 0;
