@@ -115,7 +115,7 @@ export class Locks {
     const startedAt = monotonicNow();
     const { wait, signal: userSignal } = options;
     if (wait !== undefined && (typeof wait !== 'number' || !(wait >= 0) || !isFinite(wait))) {
-      throw new ElectionOptionsError('wait', wait, 'a number of milliseconds, 0 or more');
+      throw new ElectionOptionsError('wait', wait, 'a number of milliseconds, 0 or more', 'lock');
     }
     if (wait === 0) {
       // Nothing can be waited for in 0 ms: ask once, as tryAcquire does.
@@ -358,6 +358,7 @@ function checkName(name: unknown): asserts name is string {
       'name',
       name,
       'a non-empty string: the lock name, an etcd prefix as `etcdctl lock NAME` takes it',
+      'lock',
     );
   }
 }

@@ -330,7 +330,11 @@ describe('Locks: one process', () => {
   it('names the field, the value and the fix on bad input', async () => {
     const { locks } = app();
     await expect(locks.acquire('')).rejects.toThrow(ElectionOptionsError);
-    await expect(locks.acquire('')).rejects.toThrow(/"name": "".*non-empty string/);
-    await expect(locks.acquire('x', { wait: -1 })).rejects.toThrow(/"wait": -1/);
+    await expect(locks.acquire('')).rejects.toThrow(
+      /^Invalid lock option "name": "".*non-empty string/,
+    );
+    await expect(locks.acquire('x', { wait: -1 })).rejects.toThrow(
+      /^Invalid lock option "wait": -1/,
+    );
   });
 });
