@@ -71,6 +71,14 @@ try {
     returned: unbound.work(),
     sawTermSignal: unbound.runs[0] === service.signal,
   };
+  // A lock held by the ES module copy's LockService is the CommonJS copy's currentLock().
+  const locks = app.get(esm.LockService);
+  const lockName = `${election}/lock`;
+  const seen = await locks.withLock(lockName, lock => ({
+    cjs: cjs.currentLock() === lock,
+    byName: cjs.currentLock(lockName) === lock,
+  }));
+  findings.lock = { ...seen, afterwards: cjs.currentLock() ?? null };
   // The CommonJS copy's engine errors are caught as the ES module copy's classes.
   await service.resign();
   findings.afterResign = { returned: job.work() ?? null, signalAborted: job.led[0].signal.aborted };
