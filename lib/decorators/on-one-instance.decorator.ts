@@ -1,8 +1,9 @@
 import { Logger } from '@nestjs/common';
-import { ElectionError, ElectionOptionsError } from '../core/index.js';
+import { ElectionOptionsError } from '../core/index.js';
 import { ELECTION_LOGGER_CONTEXT, ON_ONE_INSTANCE_METADATA } from '../election.constants.js';
 import { oneInstanceNotMethodMessage, oneInstanceUnboundMessage } from '../election.messages.js';
 import type { OneInstanceService } from '../one-instance.service.js';
+import { wrapMethod } from './wrap-method.js';
 
 /** Options of {@link OnOneInstance}. */
 export interface OnOneInstanceOptions {
@@ -58,41 +59,27 @@ const logger = new Logger(ELECTION_LOGGER_CONTEXT);
 export function OnOneInstance(options: OnOneInstanceOptions = {}): MethodDecorator {
   checkOptions(options);
   return (target, property, descriptor) => {
-    const original: unknown = descriptor.value;
     const label = `${target.constructor.name}.${String(property)}`;
-    if (typeof original !== 'function') {
-      throw new ElectionError(oneInstanceNotMethodMessage(label));
-    }
-    let warned = false;
-    const wrapper = function (this: unknown, ...args: unknown[]): unknown {
-      const service =
-        typeof this === 'object' && this !== null
-          ? ((this as Record<symbol, unknown>)[BOUND] as OneInstanceService | undefined)
-          : undefined;
-      if (!service) {
-        if (!warned) {
-          warned = true;
-          logger.warn(oneInstanceUnboundMessage(label));
-        }
-        return undefined;
-      }
-      return service.run(label, () => original.apply(this, args));
-    };
-    // Metadata of decorators applied before this one (@Cron below us) moves to the wrapper;
-    // decorators applied after it (@Cron above us) write to the wrapper directly.
-    for (const key of Reflect.getOwnMetadataKeys(original)) {
-      Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, original), wrapper);
-    }
     const metadata: OnOneInstanceMetadata = {
       label,
       name: options.name,
       balance: options.balance ?? true,
     };
-    Reflect.defineMetadata(ON_ONE_INSTANCE_METADATA, metadata, wrapper);
-    Object.defineProperty(wrapper, 'name', { value: original.name });
-    Object.defineProperty(wrapper, 'length', { value: original.length });
-    descriptor.value = wrapper as typeof descriptor.value;
-    return descriptor;
+    return wrapMethod(descriptor, {
+      notMethod: oneInstanceNotMethodMessage(label),
+      metadataKey: ON_ONE_INSTANCE_METADATA,
+      metadata,
+      logger,
+      call(self, run, warnOnce) {
+        const service =
+          typeof self === 'object' && self !== null
+            ? ((self as Record<symbol, unknown>)[BOUND] as OneInstanceService | undefined)
+            : undefined;
+        if (service) return service.run(label, run);
+        warnOnce(() => oneInstanceUnboundMessage(label));
+        return undefined;
+      },
+    });
   };
 }
 

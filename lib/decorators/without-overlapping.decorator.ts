@@ -1,8 +1,9 @@
 import { Logger } from '@nestjs/common';
-import { ElectionError, ElectionOptionsError } from '../core/index.js';
+import { ElectionOptionsError } from '../core/index.js';
 import { LOCK_LOGGER_CONTEXT, WITHOUT_OVERLAPPING_METADATA } from '../election.constants.js';
 import { jobUnboundMessage, withoutOverlappingNotMethodMessage } from '../election.messages.js';
 import type { LockService } from '../lock.service.js';
+import { wrapMethod } from './wrap-method.js';
 
 /** Options of {@link WithoutOverlapping}. */
 export interface WithoutOverlappingOptions {
@@ -54,37 +55,23 @@ const logger = new Logger(LOCK_LOGGER_CONTEXT);
 export function WithoutOverlapping(options: WithoutOverlappingOptions = {}): MethodDecorator {
   checkOptions(options);
   return (target, property, descriptor) => {
-    const original: unknown = descriptor.value;
     const label = `${target.constructor.name}.${String(property)}`;
-    if (typeof original !== 'function') {
-      throw new ElectionError(withoutOverlappingNotMethodMessage(label));
-    }
-    let warned = false;
-    const wrapper = function (this: unknown, ...args: unknown[]): unknown {
-      const service =
-        typeof this === 'object' && this !== null
-          ? ((this as Record<symbol, unknown>)[BOUND] as LockService | undefined)
-          : undefined;
-      if (!service) {
-        if (!warned) {
-          warned = true;
-          logger.warn(jobUnboundMessage(label));
-        }
-        return Promise.resolve(undefined);
-      }
-      return service.runJob(label, () => original.apply(this, args));
-    };
-    // Metadata of decorators applied before this one (@Cron below us) moves to the wrapper;
-    // decorators applied after it (@Cron above us) write to the wrapper directly.
-    for (const key of Reflect.getOwnMetadataKeys(original)) {
-      Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, original), wrapper);
-    }
     const metadata: WithoutOverlappingMetadata = { ...options, label };
-    Reflect.defineMetadata(WITHOUT_OVERLAPPING_METADATA, metadata, wrapper);
-    Object.defineProperty(wrapper, 'name', { value: original.name });
-    Object.defineProperty(wrapper, 'length', { value: original.length });
-    descriptor.value = wrapper as typeof descriptor.value;
-    return descriptor;
+    return wrapMethod(descriptor, {
+      notMethod: withoutOverlappingNotMethodMessage(label),
+      metadataKey: WITHOUT_OVERLAPPING_METADATA,
+      metadata,
+      logger,
+      call(self, run, warnOnce) {
+        const service =
+          typeof self === 'object' && self !== null
+            ? ((self as Record<symbol, unknown>)[BOUND] as LockService | undefined)
+            : undefined;
+        if (service) return service.runJob(label, run);
+        warnOnce(() => jobUnboundMessage(label));
+        return Promise.resolve(undefined);
+      },
+    });
   };
 }
 
