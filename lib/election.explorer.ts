@@ -2,10 +2,8 @@ import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { discoveredInstances } from './election-discovery.js';
 import { ElectionError } from './core/index.js';
-import {
-  type WithoutOverlappingMetadata,
-  bindLockService,
-} from './decorators/without-overlapping.decorator.js';
+import { bindInstance } from './decorators/instance-bindings.js';
+import type { WithoutOverlappingMetadata } from './decorators/without-overlapping.decorator.js';
 import {
   ELECTION_LOGGER_CONTEXT,
   LOCK_LOGGER_CONTEXT,
@@ -19,7 +17,7 @@ import {
   unknownElectionMessage,
 } from './election.messages.js';
 import { ElectionMetadataAccessor } from './election-metadata.accessor.js';
-import { ElectionRegistry, bindInstance } from './election.registry.js';
+import { ElectionRegistry } from './election.registry.js';
 import type { ElectionService } from './election.service.js';
 import { LockService } from './lock.service.js';
 
@@ -63,7 +61,7 @@ export class ElectionExplorer implements OnModuleInit {
     const leaderOnly = this.accessor.getLeaderOnly(method);
     if (leaderOnly) {
       this.election('@LeaderOnly', label, leaderOnly.election);
-      if (isStatic) bindInstance(instance, this.registry);
+      if (isStatic) bindInstance(instance, { registry: this.registry });
     }
     const handlers: Array<readonly [ElectionDecoratorName, string | undefined]> = [
       ...this.accessor.getOnLeader(method).map(m => ['@OnLeader', m.election] as const),
@@ -127,7 +125,7 @@ export class LockExplorer implements OnModuleInit {
           name: job.name ?? `${WITHOUT_OVERLAPPING_PREFIX}${job.label}`,
           wait: job.wait,
         });
-        bindLockService(instance, this.locks);
+        bindInstance(instance, { locks: this.locks });
       }
     }
   }

@@ -2,10 +2,8 @@ import { Injectable, Logger, type OnModuleInit, Optional } from '@nestjs/common'
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { discoveredInstances } from './election-discovery.js';
 import { ElectionOptionsError } from './core/index.js';
-import {
-  type OnOneInstanceMetadata,
-  bindOneInstanceService,
-} from './decorators/on-one-instance.decorator.js';
+import { bindInstance } from './decorators/instance-bindings.js';
+import type { OnOneInstanceMetadata } from './decorators/on-one-instance.decorator.js';
 import {
   ELECTION_LOGGER_CONTEXT,
   ON_ONE_INSTANCE_METADATA,
@@ -57,7 +55,7 @@ export class OneInstanceExplorer implements OnModuleInit {
           );
         }
         this.jobs.add({ label: job.label, name, balance: job.balance });
-        bindOneInstanceService(instance, this.jobs);
+        bindInstance(instance, { jobs: this.jobs });
       }
     }
   }

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { ElectionOptionsError } from '../core/index.js';
 import { ELECTION_LOGGER_CONTEXT, ON_ONE_INSTANCE_METADATA } from '../election.constants.js';
 import { oneInstanceNotMethodMessage, oneInstanceUnboundMessage } from '../election.messages.js';
-import type { OneInstanceService } from '../one-instance.service.js';
+import { boundTo } from './instance-bindings.js';
 import { wrapMethod } from './wrap-method.js';
 
 /** Options of {@link OnOneInstance}. */
@@ -27,13 +27,6 @@ export interface OnOneInstanceMetadata {
   label: string;
   name?: string;
   balance: boolean;
-}
-
-const BOUND = Symbol('nestjs-etcd-election:one-instance-service');
-
-/** @internal Ties a provider instance to its application's job elections (the explorer does). */
-export function bindOneInstanceService(instance: object, service: OneInstanceService): void {
-  Object.defineProperty(instance, BOUND, { value: service, configurable: true });
 }
 
 const logger = new Logger(ELECTION_LOGGER_CONTEXT);
@@ -71,10 +64,7 @@ export function OnOneInstance(options: OnOneInstanceOptions = {}): MethodDecorat
       metadata,
       logger,
       call(self, run, warnOnce) {
-        const service =
-          typeof self === 'object' && self !== null
-            ? ((self as Record<symbol, unknown>)[BOUND] as OneInstanceService | undefined)
-            : undefined;
+        const service = boundTo(self)?.jobs;
         if (service) return service.run(label, run);
         warnOnce(() => oneInstanceUnboundMessage(label));
         return undefined;

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { ElectionOptionsError } from '../core/index.js';
 import { LOCK_LOGGER_CONTEXT, WITHOUT_OVERLAPPING_METADATA } from '../election.constants.js';
 import { jobUnboundMessage, withoutOverlappingNotMethodMessage } from '../election.messages.js';
-import type { LockService } from '../lock.service.js';
+import { boundTo } from './instance-bindings.js';
 import { wrapMethod } from './wrap-method.js';
 
 /** Options of {@link WithoutOverlapping}. */
@@ -23,13 +23,6 @@ export interface WithoutOverlappingOptions {
 export interface WithoutOverlappingMetadata extends WithoutOverlappingOptions {
   /** `Class.method`. */
   label: string;
-}
-
-const BOUND = Symbol('nestjs-etcd-election:lock-service');
-
-/** @internal Ties a provider instance to its application's lock service (the explorer does). */
-export function bindLockService(instance: object, service: LockService): void {
-  Object.defineProperty(instance, BOUND, { value: service, configurable: true });
 }
 
 const logger = new Logger(LOCK_LOGGER_CONTEXT);
@@ -63,10 +56,7 @@ export function WithoutOverlapping(options: WithoutOverlappingOptions = {}): Met
       metadata,
       logger,
       call(self, run, warnOnce) {
-        const service =
-          typeof self === 'object' && self !== null
-            ? ((self as Record<symbol, unknown>)[BOUND] as LockService | undefined)
-            : undefined;
+        const service = boundTo(self)?.locks;
         if (service) return service.runJob(label, run);
         warnOnce(() => jobUnboundMessage(label));
         return Promise.resolve(undefined);

@@ -35,6 +35,7 @@ describe('one process loading both the ES module and the CommonJS build', () => 
       gated: { returned: 'ran', sawTermSignal: true, onLeaderRan: true },
       unbound: { returned: 'ran', sawTermSignal: true },
       lock: { cjs: true, byName: true, afterwards: null },
+      job: { heldLock: true },
       afterResign: { returned: null, signalAborted: true },
       guardError: { esm: true, cjs: true },
     });
