@@ -28,20 +28,16 @@ const logger = new Logger(ELECTION_LOGGER_CONTEXT);
  * ```
  */
 export function LeaderOnly(election?: string): MethodDecorator {
-  return (target, property, descriptor) => {
-    const label = `${target.constructor.name}.${String(property)}`;
-    const metadata: ElectionMethodMetadata = { election };
-    return wrapMethod(descriptor, {
-      notMethod: leaderOnlyNotMethodMessage(label),
-      metadataKey: LEADER_ONLY_METADATA,
-      metadata,
-      logger,
-      call(self, run, warnOnce) {
-        const { service, candidates } = resolveElection(self, election);
-        if (service) return service.runAsLeader(label, run);
-        warnOnce(() => leaderOnlyUnresolvedMessage(label, election, candidates));
-        return undefined;
-      },
-    });
-  };
+  return wrapMethod(label => ({
+    notMethod: leaderOnlyNotMethodMessage(label),
+    metadata: [LEADER_ONLY_METADATA, { election } satisfies ElectionMethodMetadata],
+    logger,
+    gate(self) {
+      const { service } = resolveElection(self, election);
+      return service && (run => service.runAsLeader(label, run));
+    },
+    unbound: self =>
+      leaderOnlyUnresolvedMessage(label, election, resolveElection(self, election).candidates),
+    skipped: () => undefined,
+  }));
 }

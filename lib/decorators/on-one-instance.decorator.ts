@@ -3,6 +3,7 @@ import { ElectionOptionsError } from '../core/index.js';
 import { ELECTION_LOGGER_CONTEXT, ON_ONE_INSTANCE_METADATA } from '../election.constants.js';
 import { oneInstanceNotMethodMessage, oneInstanceUnboundMessage } from '../election.messages.js';
 import { boundTo } from './instance-bindings.js';
+import { checkJobOptions } from './job-options.js';
 import { wrapMethod } from './wrap-method.js';
 
 /** Options of {@link OnOneInstance}. */
@@ -51,40 +52,29 @@ const logger = new Logger(ELECTION_LOGGER_CONTEXT);
  */
 export function OnOneInstance(options: OnOneInstanceOptions = {}): MethodDecorator {
   checkOptions(options);
-  return (target, property, descriptor) => {
-    const label = `${target.constructor.name}.${String(property)}`;
+  return wrapMethod(label => {
     const metadata: OnOneInstanceMetadata = {
       label,
       name: options.name,
       balance: options.balance ?? true,
     };
-    return wrapMethod(descriptor, {
+    return {
       notMethod: oneInstanceNotMethodMessage(label),
-      metadataKey: ON_ONE_INSTANCE_METADATA,
-      metadata,
+      metadata: [ON_ONE_INSTANCE_METADATA, metadata],
       logger,
-      call(self, run, warnOnce) {
-        const service = boundTo(self)?.jobs;
-        if (service) return service.run(label, run);
-        warnOnce(() => oneInstanceUnboundMessage(label));
-        return undefined;
+      gate(self) {
+        const jobs = boundTo(self)?.jobs;
+        return jobs && (run => jobs.run(label, run));
       },
-    });
-  };
+      unbound: () => oneInstanceUnboundMessage(label),
+      skipped: () => undefined,
+    };
+  });
 }
 
 function checkOptions(options: OnOneInstanceOptions): void {
-  if (typeof options !== 'object' || options === null) {
-    throw new ElectionOptionsError(
-      '@OnOneInstance options',
-      options,
-      'an object { name?, balance? }',
-    );
-  }
-  const { name, balance } = options;
-  if (name !== undefined && (typeof name !== 'string' || name.length === 0)) {
-    throw new ElectionOptionsError('@OnOneInstance name', name, 'a non-empty string');
-  }
+  checkJobOptions('@OnOneInstance', options, 'an object { name?, balance? }');
+  const { balance } = options;
   if (balance !== undefined && typeof balance !== 'boolean') {
     throw new ElectionOptionsError('@OnOneInstance balance', balance, 'true or false');
   }

@@ -3,6 +3,7 @@ import { ElectionOptionsError } from '../core/index.js';
 import { LOCK_LOGGER_CONTEXT, WITHOUT_OVERLAPPING_METADATA } from '../election.constants.js';
 import { jobUnboundMessage, withoutOverlappingNotMethodMessage } from '../election.messages.js';
 import { boundTo } from './instance-bindings.js';
+import { checkJobOptions } from './job-options.js';
 import { wrapMethod } from './wrap-method.js';
 
 /** Options of {@link WithoutOverlapping}. */
@@ -47,36 +48,25 @@ const logger = new Logger(LOCK_LOGGER_CONTEXT);
  */
 export function WithoutOverlapping(options: WithoutOverlappingOptions = {}): MethodDecorator {
   checkOptions(options);
-  return (target, property, descriptor) => {
-    const label = `${target.constructor.name}.${String(property)}`;
-    const metadata: WithoutOverlappingMetadata = { ...options, label };
-    return wrapMethod(descriptor, {
-      notMethod: withoutOverlappingNotMethodMessage(label),
-      metadataKey: WITHOUT_OVERLAPPING_METADATA,
-      metadata,
-      logger,
-      call(self, run, warnOnce) {
-        const service = boundTo(self)?.locks;
-        if (service) return service.runJob(label, run);
-        warnOnce(() => jobUnboundMessage(label));
-        return Promise.resolve(undefined);
-      },
-    });
-  };
+  return wrapMethod(label => ({
+    notMethod: withoutOverlappingNotMethodMessage(label),
+    metadata: [
+      WITHOUT_OVERLAPPING_METADATA,
+      { ...options, label } satisfies WithoutOverlappingMetadata,
+    ],
+    logger,
+    gate(self) {
+      const locks = boundTo(self)?.locks;
+      return locks && (run => locks.runJob(label, run));
+    },
+    unbound: () => jobUnboundMessage(label),
+    skipped: () => Promise.resolve(undefined),
+  }));
 }
 
 function checkOptions(options: WithoutOverlappingOptions): void {
-  if (typeof options !== 'object' || options === null) {
-    throw new ElectionOptionsError(
-      '@WithoutOverlapping options',
-      options,
-      'an object { name?, wait? }',
-    );
-  }
-  const { name, wait } = options;
-  if (name !== undefined && (typeof name !== 'string' || name.length === 0)) {
-    throw new ElectionOptionsError('@WithoutOverlapping name', name, 'a non-empty string');
-  }
+  checkJobOptions('@WithoutOverlapping', options, 'an object { name?, wait? }');
+  const { wait } = options;
   if (wait !== undefined && (typeof wait !== 'number' || !(wait >= 0) || !isFinite(wait))) {
     throw new ElectionOptionsError(
       '@WithoutOverlapping wait',
