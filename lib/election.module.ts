@@ -12,11 +12,10 @@ import { ElectionCoreModule } from './election-core.module.js';
 import { resolveConnectionOptions, resolveElectionOptions } from './election-options.js';
 import { ElectionBalancer, ElectionBalancerModule } from './election.balancer.js';
 import { ElectionConnections, type SharedConnection } from './election.connections.js';
-import { LockExplorer } from './election.explorer.js';
 import { type ElectionRegistration, ElectionRegistry } from './election.registry.js';
 import { ElectionService } from './election.service.js';
+import { JobsExplorer } from './jobs/jobs.explorer.js';
 import { LockConnection, LockService } from './lock.service.js';
-import { OneInstanceExplorer } from './one-instance.explorer.js';
 import { OneInstanceService } from './one-instance.service.js';
 import type {
   ElectionConnectionOptions,
@@ -233,13 +232,7 @@ function lockConnection(
 @Global()
 @Module({
   imports: [DiscoveryModule, ElectionBalancerModule],
-  providers: [
-    ElectionConnections,
-    LockService,
-    LockExplorer,
-    OneInstanceService,
-    OneInstanceExplorer,
-  ],
+  providers: [ElectionConnections, LockService, OneInstanceService, JobsExplorer],
   exports: [LockService, OneInstanceService, ElectionConnections],
 })
 class LockCoreModule {}
