@@ -3,26 +3,19 @@ import { Global, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { ElectionBalancerModule } from './election-balancer.module.js';
 import { ElectionConnections } from './election.connections.js';
-import { LockExplorer } from './election.explorer.js';
+import { JobsExplorer } from './jobs/jobs.explorer.js';
 import { LockService } from './lock.service.js';
-import { OneInstanceExplorer } from './one-instance.explorer.js';
 import { OneInstanceService } from './one-instance.service.js';
 
 /**
  * @internal What every registration of an application shares, once, election or not: the clients
  * and sessions (`ElectionConnections`), the `LockService`, the `@OnOneInstance` jobs and the
- * explorers of `@WithoutOverlapping` and `@OnOneInstance` methods.
+ * explorer of `@WithoutOverlapping` and `@OnOneInstance` methods.
  */
 @Global()
 @Module({
   imports: [DiscoveryModule, ElectionBalancerModule],
-  providers: [
-    ElectionConnections,
-    LockService,
-    LockExplorer,
-    OneInstanceService,
-    OneInstanceExplorer,
-  ],
+  providers: [ElectionConnections, LockService, OneInstanceService, JobsExplorer],
   exports: [LockService, OneInstanceService, ElectionConnections],
 })
 export class ElectionSharedModule {}

@@ -1,27 +1,18 @@
+/** Wires `@OnLeader`, `@OnFollower` and `@LeaderOnly` methods to their election at bootstrap. */
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { discoveredInstances } from './election-discovery.js';
 import { ElectionError } from './core/index.js';
-import {
-  type WithoutOverlappingMetadata,
-  bindLockService,
-} from './decorators/without-overlapping.decorator.js';
-import {
-  ELECTION_LOGGER_CONTEXT,
-  LOCK_LOGGER_CONTEXT,
-  WITHOUT_OVERLAPPING_METADATA,
-  WITHOUT_OVERLAPPING_PREFIX,
-} from './election.constants.js';
+import { bindInstance } from './decorators/instance-bindings.js';
+import { ELECTION_LOGGER_CONTEXT } from './election.constants.js';
 import {
   type ElectionDecoratorName,
   nonStaticHandlerMessage,
-  nonStaticJobMessage,
   unknownElectionMessage,
 } from './election.messages.js';
 import { ElectionMetadataAccessor } from './election-metadata.accessor.js';
-import { ElectionRegistry, bindInstance } from './election.registry.js';
+import { ElectionRegistry } from './election.registry.js';
 import type { ElectionService } from './election.service.js';
-import { LockService } from './lock.service.js';
 
 /**
  * @internal Finds `@OnLeader`, `@OnFollower` and `@LeaderOnly` methods on every controller and provider at
@@ -63,7 +54,7 @@ export class ElectionExplorer implements OnModuleInit {
     const leaderOnly = this.accessor.getLeaderOnly(method);
     if (leaderOnly) {
       this.election('@LeaderOnly', label, leaderOnly.election);
-      if (isStatic) bindInstance(instance, this.registry);
+      if (isStatic) bindInstance(instance, { registry: this.registry });
     }
     const handlers: Array<readonly [ElectionDecoratorName, string | undefined]> = [
       ...this.accessor.getOnLeader(method).map(m => ['@OnLeader', m.election] as const),
@@ -89,46 +80,5 @@ export class ElectionExplorer implements OnModuleInit {
       );
     }
     return election;
-  }
-}
-
-/**
- * @internal Finds `@WithoutOverlapping` methods on every controller and provider at
- * `onModuleInit`, registers each job with the application's `LockService` and binds the
- * instance to it, so a run needs no lookup.
- */
-@Injectable()
-export class LockExplorer implements OnModuleInit {
-  private readonly logger = new Logger(LOCK_LOGGER_CONTEXT);
-
-  constructor(
-    private readonly discovery: DiscoveryService,
-    private readonly scanner: MetadataScanner,
-    private readonly reflector: Reflector,
-    private readonly locks: LockService,
-  ) {}
-
-  onModuleInit(): void {
-    for (const { instance, prototype, isStatic } of discoveredInstances(this.discovery)) {
-      for (const key of this.scanner.getAllMethodNames(prototype)) {
-        const method: unknown = instance[key];
-        if (typeof method !== 'function') continue;
-        const job = this.reflector.get<WithoutOverlappingMetadata | undefined>(
-          WITHOUT_OVERLAPPING_METADATA,
-          method,
-        );
-        if (!job) continue;
-        if (!isStatic) {
-          this.logger.warn(nonStaticJobMessage(job.label));
-          continue;
-        }
-        this.locks.addJob({
-          label: job.label,
-          name: job.name ?? `${WITHOUT_OVERLAPPING_PREFIX}${job.label}`,
-          wait: job.wait,
-        });
-        bindLockService(instance, this.locks);
-      }
-    }
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { ElectionError, ElectionOptionsError } from './core/index.js';
+import { boundTo } from './decorators/instance-bindings.js';
 import { ELECTION_REGISTRATION } from './election.constants.js';
 import { unknownElectionMessage } from './election.messages.js';
 import type { ElectionService } from './election.service.js';
@@ -122,31 +123,18 @@ function runningApplications(): Set<ElectionLookup> {
 }
 
 const RUNNING = Symbol.for('nestjs-etcd-election.running-applications');
-/** The property under which a provider instance carries the registry of its application. */
-const BINDING = Symbol.for('nestjs-etcd-election.registry');
-
-/**
- * @internal Ties a provider instance to the application that owns it (for `@LeaderOnly`), at
- * discovery: the instance itself carries it, so no lookup table is needed and every copy of the
- * library reads the same binding.
- */
-export function bindInstance(instance: object, registry: ElectionRegistry): void {
-  Object.defineProperty(instance, BINDING, { value: registry, configurable: true });
-}
 
 /**
  * @internal The election a `@LeaderOnly` call on `instance` asks: that of the application owning
- * the instance, else the only running application that registers it. `candidates` tells how many
- * running applications were found when the answer is ambiguous or empty.
+ * the instance (bound at discovery), else the only running application that registers it.
+ * `candidates` tells how many running applications were found when the answer is ambiguous or
+ * empty.
  */
 export function resolveElection(
   instance: unknown,
   name: string | undefined,
 ): { service?: ElectionService; candidates: number } {
-  const owner =
-    typeof instance === 'object' && instance !== null
-      ? ((instance as Record<symbol, unknown>)[BINDING] as ElectionLookup | undefined)
-      : undefined;
+  const owner = boundTo(instance)?.registry;
   if (owner) {
     const service = owner.find(name);
     return { service, candidates: service ? 1 : 0 };

@@ -1,3 +1,4 @@
+/** The lock of the locked call running now, shared by both builds of the library. */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Lock } from './core/index.js';
 
@@ -6,7 +7,13 @@ interface LockedCall {
   outer?: LockedCall;
 }
 
-const calls = new AsyncLocalStorage<LockedCall>();
+/**
+ * One store per process, shared by every copy of the library (its ESM and CommonJS builds), so
+ * that a locked call started by one copy is seen by `currentLock()` of the other.
+ */
+const calls = ((globalThis as Record<symbol, unknown>)[
+  Symbol.for('nestjs-etcd-election.lock-calls')
+] ??= new AsyncLocalStorage<LockedCall>()) as AsyncLocalStorage<LockedCall>;
 
 /** @internal Runs `fn` as a call holding `lock` (`withLock`, `@WithoutOverlapping`). */
 export function runWithLock<T>(lock: Lock, fn: () => T): T {

@@ -1,12 +1,11 @@
 import { Logger } from '@nestjs/common';
-import { ElectionError } from '../core/index.js';
 import { ELECTION_LOGGER_CONTEXT, LEADER_ONLY_METADATA } from '../election.constants.js';
 import { leaderOnlyNotMethodMessage, leaderOnlyUnresolvedMessage } from '../election.messages.js';
 import type { ElectionMethodMetadata } from '../election-metadata.accessor.js';
 import { resolveElection } from '../election.registry.js';
+import { wrapMethod } from './wrap-method.js';
 
 const logger = new Logger(ELECTION_LOGGER_CONTEXT);
-const warned = new Set<string>();
 
 /**
  * Runs the method only while this node leads the election, checked at call time against the
@@ -29,31 +28,16 @@ const warned = new Set<string>();
  * ```
  */
 export function LeaderOnly(election?: string): MethodDecorator {
-  return (target, property, descriptor) => {
-    const original: unknown = descriptor.value;
-    const label = `${target.constructor.name}.${String(property)}`;
-    if (typeof original !== 'function') throw new ElectionError(leaderOnlyNotMethodMessage(label));
-    const wrapper = function (this: unknown, ...args: unknown[]): unknown {
-      const { service, candidates } = resolveElection(this, election);
-      if (!service) {
-        if (!warned.has(label)) {
-          warned.add(label);
-          logger.warn(leaderOnlyUnresolvedMessage(label, election, candidates));
-        }
-        return undefined;
-      }
-      return service.runAsLeader(label, () => original.apply(this, args));
-    };
-    // Metadata set by decorators applied before this one (@Cron below us …) moves to the wrapper;
-    // decorators applied after it (@Cron above us) write to the wrapper directly.
-    for (const key of Reflect.getOwnMetadataKeys(original)) {
-      Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, original), wrapper);
-    }
-    const metadata: ElectionMethodMetadata = { election };
-    Reflect.defineMetadata(LEADER_ONLY_METADATA, metadata, wrapper);
-    Object.defineProperty(wrapper, 'name', { value: original.name });
-    Object.defineProperty(wrapper, 'length', { value: original.length });
-    descriptor.value = wrapper as typeof descriptor.value;
-    return descriptor;
-  };
+  return wrapMethod(label => ({
+    notMethod: leaderOnlyNotMethodMessage(label),
+    metadata: [LEADER_ONLY_METADATA, { election } satisfies ElectionMethodMetadata],
+    logger,
+    gate(self) {
+      const { service } = resolveElection(self, election);
+      return service && (run => service.runAsLeader(label, run));
+    },
+    unbound: self =>
+      leaderOnlyUnresolvedMessage(label, election, resolveElection(self, election).candidates),
+    skipped: () => undefined,
+  }));
 }

@@ -1,8 +1,10 @@
 import { Logger } from '@nestjs/common';
-import { ElectionError, ElectionOptionsError } from '../core/index.js';
+import { ElectionOptionsError } from '../core/index.js';
 import { ELECTION_LOGGER_CONTEXT, ON_ONE_INSTANCE_METADATA } from '../election.constants.js';
 import { oneInstanceNotMethodMessage, oneInstanceUnboundMessage } from '../election.messages.js';
-import type { OneInstanceService } from '../one-instance.service.js';
+import { boundTo } from './instance-bindings.js';
+import { checkJobOptions } from './job-options.js';
+import { wrapMethod } from './wrap-method.js';
 
 /** Options of {@link OnOneInstance}. */
 export interface OnOneInstanceOptions {
@@ -28,13 +30,6 @@ export interface OnOneInstanceMetadata {
   balance: boolean;
 }
 
-const BOUND = Symbol('nestjs-etcd-election:one-instance-service');
-
-/** @internal Ties a provider instance to its application's job elections (the explorer does). */
-export function bindOneInstanceService(instance: object, service: OneInstanceService): void {
-  Object.defineProperty(instance, BOUND, { value: service, configurable: true });
-}
-
 const logger = new Logger(ELECTION_LOGGER_CONTEXT);
 
 /**
@@ -57,57 +52,29 @@ const logger = new Logger(ELECTION_LOGGER_CONTEXT);
  */
 export function OnOneInstance(options: OnOneInstanceOptions = {}): MethodDecorator {
   checkOptions(options);
-  return (target, property, descriptor) => {
-    const original: unknown = descriptor.value;
-    const label = `${target.constructor.name}.${String(property)}`;
-    if (typeof original !== 'function') {
-      throw new ElectionError(oneInstanceNotMethodMessage(label));
-    }
-    let warned = false;
-    const wrapper = function (this: unknown, ...args: unknown[]): unknown {
-      const service =
-        typeof this === 'object' && this !== null
-          ? ((this as Record<symbol, unknown>)[BOUND] as OneInstanceService | undefined)
-          : undefined;
-      if (!service) {
-        if (!warned) {
-          warned = true;
-          logger.warn(oneInstanceUnboundMessage(label));
-        }
-        return undefined;
-      }
-      return service.run(label, () => original.apply(this, args));
-    };
-    // Metadata of decorators applied before this one (@Cron below us) moves to the wrapper;
-    // decorators applied after it (@Cron above us) write to the wrapper directly.
-    for (const key of Reflect.getOwnMetadataKeys(original)) {
-      Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, original), wrapper);
-    }
+  return wrapMethod(label => {
     const metadata: OnOneInstanceMetadata = {
       label,
       name: options.name,
       balance: options.balance ?? true,
     };
-    Reflect.defineMetadata(ON_ONE_INSTANCE_METADATA, metadata, wrapper);
-    Object.defineProperty(wrapper, 'name', { value: original.name });
-    Object.defineProperty(wrapper, 'length', { value: original.length });
-    descriptor.value = wrapper as typeof descriptor.value;
-    return descriptor;
-  };
+    return {
+      notMethod: oneInstanceNotMethodMessage(label),
+      metadata: [ON_ONE_INSTANCE_METADATA, metadata],
+      logger,
+      gate(self) {
+        const jobs = boundTo(self)?.jobs;
+        return jobs && (run => jobs.run(label, run));
+      },
+      unbound: () => oneInstanceUnboundMessage(label),
+      skipped: () => undefined,
+    };
+  });
 }
 
 function checkOptions(options: OnOneInstanceOptions): void {
-  if (typeof options !== 'object' || options === null) {
-    throw new ElectionOptionsError(
-      '@OnOneInstance options',
-      options,
-      'an object { name?, balance? }',
-    );
-  }
-  const { name, balance } = options;
-  if (name !== undefined && (typeof name !== 'string' || name.length === 0)) {
-    throw new ElectionOptionsError('@OnOneInstance name', name, 'a non-empty string');
-  }
+  checkJobOptions('@OnOneInstance', options, 'an object { name?, balance? }', 'election');
+  const { balance } = options;
   if (balance !== undefined && typeof balance !== 'boolean') {
     throw new ElectionOptionsError('@OnOneInstance balance', balance, 'true or false');
   }

@@ -1,8 +1,10 @@
 import { Logger } from '@nestjs/common';
-import { ElectionError, ElectionOptionsError } from '../core/index.js';
+import { ElectionOptionsError } from '../core/index.js';
 import { LOCK_LOGGER_CONTEXT, WITHOUT_OVERLAPPING_METADATA } from '../election.constants.js';
 import { jobUnboundMessage, withoutOverlappingNotMethodMessage } from '../election.messages.js';
-import type { LockService } from '../lock.service.js';
+import { boundTo } from './instance-bindings.js';
+import { checkJobOptions } from './job-options.js';
+import { wrapMethod } from './wrap-method.js';
 
 /** Options of {@link WithoutOverlapping}. */
 export interface WithoutOverlappingOptions {
@@ -23,13 +25,6 @@ export interface WithoutOverlappingOptions {
 export interface WithoutOverlappingMetadata extends WithoutOverlappingOptions {
   /** `Class.method`. */
   label: string;
-}
-
-const BOUND = Symbol('nestjs-etcd-election:lock-service');
-
-/** @internal Ties a provider instance to its application's lock service (the explorer does). */
-export function bindLockService(instance: object, service: LockService): void {
-  Object.defineProperty(instance, BOUND, { value: service, configurable: true });
 }
 
 const logger = new Logger(LOCK_LOGGER_CONTEXT);
@@ -54,58 +49,31 @@ const logger = new Logger(LOCK_LOGGER_CONTEXT);
  */
 export function WithoutOverlapping(options: WithoutOverlappingOptions = {}): MethodDecorator {
   checkOptions(options);
-  return (target, property, descriptor) => {
-    const original: unknown = descriptor.value;
-    const label = `${target.constructor.name}.${String(property)}`;
-    if (typeof original !== 'function') {
-      throw new ElectionError(withoutOverlappingNotMethodMessage(label));
-    }
-    let warned = false;
-    const wrapper = function (this: unknown, ...args: unknown[]): unknown {
-      const service =
-        typeof this === 'object' && this !== null
-          ? ((this as Record<symbol, unknown>)[BOUND] as LockService | undefined)
-          : undefined;
-      if (!service) {
-        if (!warned) {
-          warned = true;
-          logger.warn(jobUnboundMessage(label));
-        }
-        return Promise.resolve(undefined);
-      }
-      return service.runJob(label, () => original.apply(this, args));
-    };
-    // Metadata of decorators applied before this one (@Cron below us) moves to the wrapper;
-    // decorators applied after it (@Cron above us) write to the wrapper directly.
-    for (const key of Reflect.getOwnMetadataKeys(original)) {
-      Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, original), wrapper);
-    }
-    const metadata: WithoutOverlappingMetadata = { ...options, label };
-    Reflect.defineMetadata(WITHOUT_OVERLAPPING_METADATA, metadata, wrapper);
-    Object.defineProperty(wrapper, 'name', { value: original.name });
-    Object.defineProperty(wrapper, 'length', { value: original.length });
-    descriptor.value = wrapper as typeof descriptor.value;
-    return descriptor;
-  };
+  return wrapMethod(label => ({
+    notMethod: withoutOverlappingNotMethodMessage(label),
+    metadata: [
+      WITHOUT_OVERLAPPING_METADATA,
+      { ...options, label } satisfies WithoutOverlappingMetadata,
+    ],
+    logger,
+    gate(self) {
+      const locks = boundTo(self)?.locks;
+      return locks && (run => locks.runJob(label, run));
+    },
+    unbound: () => jobUnboundMessage(label),
+    skipped: () => Promise.resolve(undefined),
+  }));
 }
 
 function checkOptions(options: WithoutOverlappingOptions): void {
-  if (typeof options !== 'object' || options === null) {
-    throw new ElectionOptionsError(
-      '@WithoutOverlapping options',
-      options,
-      'an object { name?, wait? }',
-    );
-  }
-  const { name, wait } = options;
-  if (name !== undefined && (typeof name !== 'string' || name.length === 0)) {
-    throw new ElectionOptionsError('@WithoutOverlapping name', name, 'a non-empty string');
-  }
+  checkJobOptions('@WithoutOverlapping', options, 'an object { name?, wait? }', 'lock');
+  const { wait } = options;
   if (wait !== undefined && (typeof wait !== 'number' || !(wait >= 0) || !isFinite(wait))) {
     throw new ElectionOptionsError(
       '@WithoutOverlapping wait',
       wait,
       'a number of milliseconds, 0 or more (omit it to skip a run at once when the lock is held)',
+      'lock',
     );
   }
 }

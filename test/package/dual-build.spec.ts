@@ -12,7 +12,7 @@ beforeAll(() => {
 afterAll(() => build?.remove());
 
 describe('one process loading both the ES module and the CommonJS build', () => {
-  it('shares one library state: decorators, the gated-call context and error classes', async () => {
+  it('shares one library state: decorators, the gated-call and lock contexts and error classes', async () => {
     const election = `dual-${process.pid}`;
     const { stdout } = await promisify(execFile)(
       process.execPath,
@@ -34,6 +34,8 @@ describe('one process loading both the ES module and the CommonJS build', () => 
       },
       gated: { returned: 'ran', sawTermSignal: true, onLeaderRan: true },
       unbound: { returned: 'ran', sawTermSignal: true },
+      lock: { cjs: true, byName: true, afterwards: null },
+      job: { heldLock: true },
       afterResign: { returned: null, signalAborted: true },
       guardError: { esm: true, cjs: true },
     });

@@ -39,6 +39,9 @@ class Job {
   lead(context) {
     this.led.push(context);
   }
+  report() {
+    return cjs.currentLock()?.name ?? null;
+  }
 }
 const decorate = (decorator, key) => {
   const descriptor = Object.getOwnPropertyDescriptor(Job.prototype, key);
@@ -46,6 +49,7 @@ const decorate = (decorator, key) => {
 };
 decorate(cjs.LeaderOnly(), 'work');
 decorate(cjs.OnLeader(), 'lead');
+decorate(cjs.WithoutOverlapping({ name: `${election}/report` }), 'report');
 Injectable()(Job);
 
 class AppModule {}
@@ -71,6 +75,16 @@ try {
     returned: unbound.work(),
     sawTermSignal: unbound.runs[0] === service.signal,
   };
+  // A lock held by the ES module copy's LockService is the CommonJS copy's currentLock().
+  const locks = app.get(esm.LockService);
+  const lockName = `${election}/lock`;
+  const seen = await locks.withLock(lockName, lock => ({
+    cjs: cjs.currentLock() === lock,
+    byName: cjs.currentLock(lockName) === lock,
+  }));
+  findings.lock = { ...seen, afterwards: cjs.currentLock() ?? null };
+  // The ES module copy's explorer bound the job: a CommonJS @WithoutOverlapping run holds its lock.
+  findings.job = { heldLock: (await job.report()) === `${election}/report` };
   // The CommonJS copy's engine errors are caught as the ES module copy's classes.
   await service.resign();
   findings.afterResign = { returned: job.work() ?? null, signalAborted: job.led[0].signal.aborted };
