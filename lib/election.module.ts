@@ -8,17 +8,17 @@ import {
   ELECTION_RESOLVED,
   getElectionToken,
 } from './election.constants.js';
-import { ElectionCoreModule } from './election-core.module.js';
+import { ElectionCoreModule } from './elections/election-core.module.js';
 import {
   type ResolvedRegistration,
   resolveConnectionOptions,
   resolveElectionOptions,
 } from './election-options.js';
 import { ElectionSharedModule } from './election-shared.module.js';
-import { ElectionBalancer } from './election.balancer.js';
+import { ElectionBalancer } from './elections/election.balancer.js';
 import { ElectionConnections } from './election.connections.js';
-import { type ElectionRegistration, ElectionRegistry } from './election.registry.js';
-import { ElectionService } from './election.service.js';
+import { type ElectionRegistration, ElectionRegistry } from './elections/election.registry.js';
+import { ElectionService } from './elections/election.service.js';
 import type {
   ElectionConnectionOptions,
   ElectionModuleAsyncOptions,

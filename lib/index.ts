@@ -57,13 +57,13 @@ export {
   ON_ONE_INSTANCE_PREFIX,
   WITHOUT_OVERLAPPING_PREFIX,
 } from './election.constants.js';
-export { currentLeaderSignal, currentLeaderTerm } from './election.context.js';
-export { ElectionBalancer } from './election.balancer.js';
+export { currentLeaderSignal, currentLeaderTerm } from './elections/election.context.js';
+export { ElectionBalancer } from './elections/election.balancer.js';
 export { ElectionModule } from './election.module.js';
-export { ElectionRegistry } from './election.registry.js';
-export { ElectionService } from './election.service.js';
+export { ElectionRegistry } from './elections/election.registry.js';
+export { ElectionService } from './elections/election.service.js';
 export * from './guards/index.js';
 export * from './interfaces/index.js';
-export { currentLock } from './lock.context.js';
-export { LockService, type JobStats } from './lock.service.js';
-export { OneInstanceService, type OneInstanceJobStats } from './one-instance.service.js';
+export { currentLock } from './locks/lock.context.js';
+export { LockService, type JobStats } from './locks/lock.service.js';
+export { OneInstanceService, type OneInstanceJobStats } from './jobs/one-instance.service.js';

@@ -1,6 +1,6 @@
 import { Injectable, type PipeTransform, createParamDecorator } from '@nestjs/common';
 import type { Leadership } from '../core/index.js';
-import { ElectionRegistry } from '../election.registry.js';
+import { ElectionRegistry } from '../elections/election.registry.js';
 
 /** Resolves the election named by the decorator's data into its current snapshot. */
 @Injectable()

@@ -1,6 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { getElectionToken } from '../election.constants.js';
-import { ElectionService } from '../election.service.js';
+import { ElectionService } from '../elections/election.service.js';
 
 /**
  * Injects the `ElectionService` of election `name`; without a name, the default election (the

@@ -1,7 +1,7 @@
 /** What the explorers bind each provider instance to, read by the wrappers at call time. */
-import type { ElectionRegistry } from '../election.registry.js';
-import type { LockService } from '../lock.service.js';
-import type { OneInstanceService } from '../one-instance.service.js';
+import type { ElectionRegistry } from '../elections/election.registry.js';
+import type { LockService } from '../locks/lock.service.js';
+import type { OneInstanceService } from '../jobs/one-instance.service.js';
 
 /**
  * @internal The services of the application owning one instance, as far as its decorators need

@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { ELECTION_LOGGER_CONTEXT, LEADER_ONLY_METADATA } from '../election.constants.js';
 import { leaderOnlyNotMethodMessage, leaderOnlyUnresolvedMessage } from '../election.messages.js';
-import type { ElectionMethodMetadata } from '../election-metadata.accessor.js';
-import { resolveElection } from '../election.registry.js';
+import type { ElectionMethodMetadata } from '../elections/election-metadata.accessor.js';
+import { resolveElection } from '../elections/election.registry.js';
 import { wrapMethod } from './wrap-method.js';
 
 const logger = new Logger(ELECTION_LOGGER_CONTEXT);

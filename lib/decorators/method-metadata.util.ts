@@ -1,4 +1,4 @@
-import type { ElectionMethodMetadata } from '../election-metadata.accessor.js';
+import type { ElectionMethodMetadata } from '../elections/election-metadata.accessor.js';
 
 /** @internal Adds `entry` to the list stored under `key` on the decorated method (stackable decorators). */
 export function appendMethodMetadata(key: string, entry: ElectionMethodMetadata): MethodDecorator {

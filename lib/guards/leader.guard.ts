@@ -10,8 +10,8 @@ import { Reflector } from '@nestjs/core';
 import type { LeaderInfo } from '../core/index.js';
 import { LEADER_HEADER, LEADER_ROUTE_METADATA } from '../election.constants.js';
 import { notLeaderMessage } from '../election.messages.js';
-import type { ElectionMethodMetadata } from '../election-metadata.accessor.js';
-import { ElectionRegistry } from '../election.registry.js';
+import type { ElectionMethodMetadata } from '../elections/election-metadata.accessor.js';
+import { ElectionRegistry } from '../elections/election.registry.js';
 
 /** The JSON body a follower answers a leader-only route with (HTTP 503). */
 export interface NotLeaderResponse {

@@ -1,7 +1,7 @@
 /** The terminus health indicator of the elections and their sessions. */
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import { ElectionRegistry } from '../election.registry.js';
+import { ElectionRegistry } from '../elections/election.registry.js';
 
 /** What {@link ElectionHealthIndicator.isHealthy} reports besides its status. */
 export type ElectionHealthDetails = {

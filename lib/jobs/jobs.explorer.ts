@@ -15,9 +15,9 @@ import {
 } from '../election.constants.js';
 import { discoveredInstances } from '../election-discovery.js';
 import { nonStaticJobMessage, nonStaticOneInstanceMessage } from '../election.messages.js';
-import { ElectionRegistry } from '../election.registry.js';
-import { LockService } from '../lock.service.js';
-import { OneInstanceService } from '../one-instance.service.js';
+import { ElectionRegistry } from '../elections/election.registry.js';
+import { LockService } from '../locks/lock.service.js';
+import { OneInstanceService } from './one-instance.service.js';
 
 /**
  * @internal Finds `@WithoutOverlapping` and `@OnOneInstance` methods on every controller and

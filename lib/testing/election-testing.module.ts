@@ -2,7 +2,7 @@ import { type DynamicModule, type INestApplicationContext, Module } from '@nestj
 import { ElectionError } from '../core/index.js';
 import { ENGINE_FACTORY } from '../election-options.js';
 import { ElectionModule } from '../election.module.js';
-import { ElectionRegistry } from '../election.registry.js';
+import { ElectionRegistry } from '../elections/election.registry.js';
 import type { ElectionEngineFactory } from '../election.engines.js';
 import { TestElection } from './test-election.js';
 

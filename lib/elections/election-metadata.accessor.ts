@@ -5,7 +5,7 @@ import {
   LEADER_ROUTE_METADATA,
   ON_FOLLOWER_METADATA,
   ON_LEADER_METADATA,
-} from './election.constants.js';
+} from '../election.constants.js';
 
 /** @internal What `@OnLeader`, `@OnFollower` and `@LeaderOnly` store on a method. */
 export interface ElectionMethodMetadata {

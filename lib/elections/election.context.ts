@@ -1,6 +1,6 @@
 /** The term of the `@LeaderOnly` call running now, shared by both builds of the library. */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { LeaderTerm } from './core/index.js';
+import type { LeaderTerm } from '../core/index.js';
 
 interface GatedCall {
   election: string;

@@ -1,8 +1,8 @@
 /** The log lines of one election: one per state change, one per streak of etcd errors. */
 import { Logger } from '@nestjs/common';
-import { type Leadership, refusalOf } from './core/index.js';
-import { ELECTION_LOGGER_CONTEXT } from './election.constants.js';
-import { type EtcdTarget, etcdErrorMessage, stateChangedMessage } from './election.messages.js';
+import { type Leadership, refusalOf } from '../core/index.js';
+import { ELECTION_LOGGER_CONTEXT } from '../election.constants.js';
+import { type EtcdTarget, etcdErrorMessage, stateChangedMessage } from '../election.messages.js';
 
 /**
  * @internal Writes the state lines of one election and its etcd errors, one line per streak: a

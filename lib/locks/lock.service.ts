@@ -10,18 +10,18 @@ import {
   type LocksStats,
   type Sessions,
   type SessionsStats,
-} from './core/index.js';
-import { LOCK_LOGGER_CONTEXT } from './election.constants.js';
-import { ElectionConnections } from './election.connections.js';
-import { createLocks } from './election.engines.js';
+} from '../core/index.js';
+import { LOCK_LOGGER_CONTEXT } from '../election.constants.js';
+import { ElectionConnections } from '../election.connections.js';
+import { createLocks } from '../election.engines.js';
 import {
   jobLockFailedMessage,
   lockDrainTimedOutMessage,
   lockEtcdErrorMessage,
   lockLostMessage,
-} from './election.messages.js';
+} from '../election.messages.js';
 import { runWithLock } from './lock.context.js';
-import { WorkTracker } from './work-tracker.js';
+import { WorkTracker } from '../work-tracker.js';
 
 /** Counters of one `@WithoutOverlapping` job in this process. */
 export interface JobStats {

@@ -16,21 +16,21 @@ import {
   type Leadership,
   type Participant,
   electionPrefix,
-} from './core/index.js';
-import { mark } from './core/marks.js';
-import { ELECTION_LOGGER_CONTEXT } from './election.constants.js';
+} from '../core/index.js';
+import { mark } from '../core/marks.js';
+import { ELECTION_LOGGER_CONTEXT } from '../election.constants.js';
 import { runInTerm } from './election.context.js';
-import { type SharedConnection } from './election.connections.js';
-import { type ElectionEngine, createCandidate } from './election.engines.js';
+import { type SharedConnection } from '../election.connections.js';
+import { type ElectionEngine, createCandidate } from '../election.engines.js';
 import { ElectionLog, isOtherLeader } from './election-log.js';
 import {
   type ElectionDecoratorName,
   drainTimedOutMessage,
   handlerFailedMessage,
-} from './election.messages.js';
-import type { ResolvedRegistration } from './election-options.js';
-import type { LeaderContext } from './interfaces/index.js';
-import { WorkTracker, isPromiseLike } from './work-tracker.js';
+} from '../election.messages.js';
+import type { ResolvedRegistration } from '../election-options.js';
+import type { LeaderContext } from '../interfaces/index.js';
+import { WorkTracker, isPromiseLike } from '../work-tracker.js';
 
 /** @internal A discovered `@OnLeader` / `@OnFollower` method, bound to its instance. */
 export interface ElectionHandler<T> {

@@ -1,6 +1,6 @@
 /** The lock of the locked call running now, shared by both builds of the library. */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Lock } from './core/index.js';
+import type { Lock } from '../core/index.js';
 
 interface LockedCall {
   lock: Lock;

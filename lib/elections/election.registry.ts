@@ -1,9 +1,9 @@
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
-import { ElectionError, ElectionOptionsError } from './core/index.js';
-import { boundTo } from './decorators/instance-bindings.js';
-import { ELECTION_REGISTRATION } from './election.constants.js';
-import { unknownElectionMessage } from './election.messages.js';
+import { ElectionError, ElectionOptionsError } from '../core/index.js';
+import { boundTo } from '../decorators/instance-bindings.js';
+import { ELECTION_REGISTRATION } from '../election.constants.js';
+import { unknownElectionMessage } from '../election.messages.js';
 import type { ElectionService } from './election.service.js';
 
 /** @internal What one `forRoot` / `forRootAsync` call registers, known before any option is. */

@@ -1,15 +1,15 @@
 /** Wires `@OnLeader`, `@OnFollower` and `@LeaderOnly` methods to their election at bootstrap. */
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { discoveredInstances } from './election-discovery.js';
-import { ElectionError } from './core/index.js';
-import { bindInstance } from './decorators/instance-bindings.js';
-import { ELECTION_LOGGER_CONTEXT } from './election.constants.js';
+import { discoveredInstances } from '../election-discovery.js';
+import { ElectionError } from '../core/index.js';
+import { bindInstance } from '../decorators/instance-bindings.js';
+import { ELECTION_LOGGER_CONTEXT } from '../election.constants.js';
 import {
   type ElectionDecoratorName,
   nonStaticHandlerMessage,
   unknownElectionMessage,
-} from './election.messages.js';
+} from '../election.messages.js';
 import { ElectionMetadataAccessor } from './election-metadata.accessor.js';
 import { ElectionRegistry } from './election.registry.js';
 import type { ElectionService } from './election.service.js';

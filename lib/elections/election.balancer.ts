@@ -5,9 +5,9 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import { type BalancedElection, Balancer, type RebalanceStep } from './core/index.js';
-import { ELECTION_LOGGER_CONTEXT } from './election.constants.js';
-import { balancerErrorMessage, rebalancedMessage } from './election.messages.js';
+import { type BalancedElection, Balancer, type RebalanceStep } from '../core/index.js';
+import { ELECTION_LOGGER_CONTEXT } from '../election.constants.js';
+import { balancerErrorMessage, rebalancedMessage } from '../election.messages.js';
 
 /**
  * The one balancer of an application: spreads the leadership of its balanced elections

@@ -11,19 +11,19 @@ import {
   ElectionError,
   type ResolvedCandidateOptions,
   resolveEngineOptions,
-} from './core/index.js';
-import { ELECTION_LOGGER_CONTEXT } from './election.constants.js';
-import { ElectionConnections, type JoinedRegistration } from './election.connections.js';
-import { runInTerm } from './election.context.js';
-import { createCandidate } from './election.engines.js';
+} from '../core/index.js';
+import { ELECTION_LOGGER_CONTEXT } from '../election.constants.js';
+import { ElectionConnections, type JoinedRegistration } from '../election.connections.js';
+import { runInTerm } from '../elections/election.context.js';
+import { createCandidate } from '../election.engines.js';
 import {
   drainTimedOutMessage,
   duplicateOneInstanceMessage,
   oneInstanceStateMessage,
-} from './election.messages.js';
-import { ElectionBalancer } from './election.balancer.js';
-import { ElectionRegistry } from './election.registry.js';
-import { WorkTracker } from './work-tracker.js';
+} from '../election.messages.js';
+import { ElectionBalancer } from '../elections/election.balancer.js';
+import { ElectionRegistry } from '../elections/election.registry.js';
+import { WorkTracker } from '../work-tracker.js';
 
 /** Counters and standing of one `@OnOneInstance` job in this process. */
 export interface OneInstanceJobStats {
