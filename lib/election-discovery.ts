@@ -1,3 +1,4 @@
+/** Every controller and provider instance of the application, for the explorers. */
 import type { DiscoveryService } from '@nestjs/core';
 
 /** One controller or provider instance of the application, as the explorers visit them. */

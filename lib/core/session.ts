@@ -1,3 +1,4 @@
+/** One lease: its keepalive stream, its local deadline on two clocks, and the news of its loss. */
 import type { Etcd3, ILeaseKeepAliveResponse } from 'etcd3';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { type Clock, type Instant, instant, later, remaining, timerDelay } from './clock.js';

@@ -1,3 +1,4 @@
+/** The self-healing owner of an application's session, shared by its elections, locks and jobs. */
 import type { Etcd3 } from 'etcd3';
 import { backoffDelay } from './backoff.js';
 import { SessionsClosedError, refusalOf } from './errors/index.js';

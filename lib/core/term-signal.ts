@@ -1,3 +1,4 @@
+/** The deadline-aware `AbortSignal` of a term or a held lock: reading it checks the lease deadline. */
 const abortedOf = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
 const reasonOf = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'reason')!.get!;
 

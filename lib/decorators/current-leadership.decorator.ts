@@ -1,3 +1,4 @@
+/** `@CurrentLeadership()`: the election's snapshot as a route handler parameter. */
 import { Injectable, type PipeTransform, createParamDecorator } from '@nestjs/common';
 import type { Leadership } from '../core/index.js';
 import { ElectionRegistry } from '../elections/election.registry.js';

@@ -1,3 +1,4 @@
+/** `@InjectElection(name)`: injects the `ElectionService` of one election. */
 import { Inject } from '@nestjs/common';
 import { getElectionToken } from '../election.constants.js';
 import { ElectionService } from '../elections/election.service.js';

@@ -1,3 +1,4 @@
+/** `@LeaderOnly()`: a method that runs only while this node leads. */
 import { Logger } from '@nestjs/common';
 import { ELECTION_LOGGER_CONTEXT, LEADER_ONLY_METADATA } from '../election.constants.js';
 import { leaderOnlyNotMethodMessage, leaderOnlyUnresolvedMessage } from '../election.messages.js';

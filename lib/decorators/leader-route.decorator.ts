@@ -1,3 +1,4 @@
+/** `@LeaderRoute()`: a route that answers only on the leader. */
 import { SetMetadata, UseGuards, applyDecorators } from '@nestjs/common';
 import { LEADER_ROUTE_METADATA } from '../election.constants.js';
 import { LeaderGuard } from '../guards/leader.guard.js';

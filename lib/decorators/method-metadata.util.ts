@@ -1,3 +1,4 @@
+/** Stackable method metadata for the handler decorators. */
 import type { ElectionMethodMetadata } from '../elections/election-metadata.accessor.js';
 
 /** @internal Adds `entry` to the list stored under `key` on the decorated method (stackable decorators). */

@@ -1,3 +1,4 @@
+/** `@OnFollower()`: called when this node settles as follower. */
 import { ON_FOLLOWER_METADATA } from '../election.constants.js';
 import { appendMethodMetadata } from './method-metadata.util.js';
 

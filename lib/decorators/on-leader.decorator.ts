@@ -1,3 +1,4 @@
+/** `@OnLeader()`: called each time this node becomes leader. */
 import { ON_LEADER_METADATA } from '../election.constants.js';
 import { appendMethodMetadata } from './method-metadata.util.js';
 

@@ -1,3 +1,4 @@
+/** `@OnOneInstance()`: a job that runs on one replica at a time, on its own election. */
 import { Logger } from '@nestjs/common';
 import { ElectionOptionsError } from '../core/index.js';
 import { ELECTION_LOGGER_CONTEXT, ON_ONE_INSTANCE_METADATA } from '../election.constants.js';

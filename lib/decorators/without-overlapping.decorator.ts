@@ -1,3 +1,4 @@
+/** `@WithoutOverlapping()`: each run of a job holds its Go-compatible lock. */
 import { Logger } from '@nestjs/common';
 import { ElectionOptionsError } from '../core/index.js';
 import { LOCK_LOGGER_CONTEXT, WITHOUT_OVERLAPPING_METADATA } from '../election.constants.js';

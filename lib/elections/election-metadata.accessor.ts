@@ -1,3 +1,4 @@
+/** Reads the election decorators' metadata off a method or class. */
 import { Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {

@@ -1,3 +1,4 @@
+/** Every election of one application, by name, and which one is the default. */
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { ElectionError, ElectionOptionsError } from '../core/index.js';

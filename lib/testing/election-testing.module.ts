@@ -1,3 +1,4 @@
+/** `ElectionTestingModule`: `ElectionModule` over a test double, for unit tests without etcd. */
 import { type DynamicModule, type INestApplicationContext, Module } from '@nestjs/common';
 import { ElectionError } from '../core/index.js';
 import { ENGINE_FACTORY } from '../election-options.js';

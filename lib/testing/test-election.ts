@@ -1,3 +1,4 @@
+/** `TestElection`: a stand-in for one election's engine that a test drives. */
 import type { ComparatorBuilder, Etcd3 } from 'etcd3';
 import { BehaviorSubject, type Observable, Subject, filter } from 'rxjs';
 import {
