@@ -6,12 +6,7 @@ import {
   type OnModuleDestroy,
   Optional,
 } from '@nestjs/common';
-import {
-  type Candidate,
-  ElectionError,
-  type ResolvedCandidateOptions,
-  resolveEngineOptions,
-} from '../core/index.js';
+import { type Candidate, ElectionError, type ResolvedCandidateOptions } from '../core/index.js';
 import { ELECTION_LOGGER_CONTEXT } from '../election.constants.js';
 import { ElectionConnections, type JoinedRegistration } from '../election.connections.js';
 import { runInTerm } from '../elections/election.context.js';
@@ -196,13 +191,14 @@ export class OneInstanceService implements OnApplicationBootstrap, OnModuleDestr
     if (late.length > 0) this.logger.warn(drainTimedOutMessage(job.name, timeout, late));
   }
 
-  /** The jobs' connection, and their settings: its session's, the others at their defaults. */
+  /**
+   * The jobs' connection, and their settings: those of its registration, as resolved, with the
+   * observe loop on (the balancer follows each job's leader).
+   */
   private connection(): JoinedRegistration & { settings: ResolvedCandidateOptions } {
     if (!this.joined) {
       const joined = this.connections.forJobs('@OnOneInstance jobs');
-      const { ttl, margin, requestTimeout, backoff, clock } = joined.connection.settings;
-      const defaults = resolveEngineOptions({ ttl, margin, requestTimeout, backoff });
-      this.joined = { ...joined, settings: { ...defaults, clock } };
+      this.joined = { ...joined, settings: { ...joined.registration.settings, observe: true } };
     }
     return this.joined;
   }
