@@ -6,6 +6,7 @@ import {
   ElectionError,
   type ResolvedCandidateOptions,
   type Sessions,
+  Transport,
   createEtcdClient,
 } from './core/index.js';
 import { ELECTION_RESOLVED } from './election.constants.js';
@@ -145,10 +146,9 @@ function hostList(etcd: IOptions): string[] {
   return typeof hosts === 'string' ? [hosts] : [...hosts];
 }
 
-/** The hosts of a client the caller made, as etcd3's connection pool holds them (read once). */
+/** The hosts of a client the caller made, as its transport knows them (read once). */
 function clientHosts(client: Etcd3): string[] {
-  const pool = (client as unknown as { pool?: { hosts?: Array<{ host?: unknown }> } }).pool;
-  const hosts = pool?.hosts?.map(h => h.host).filter((h): h is string => typeof h === 'string');
+  const hosts = Transport.of(client)?.hosts;
   return hosts?.length ? hosts : ['(unknown hosts)'];
 }
 

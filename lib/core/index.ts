@@ -23,6 +23,7 @@ export * from './keys.js';
 export * from './leadership.js';
 export * from './options.js';
 export { monotonicNow } from './rpc.js';
+export { Transport } from './transport.js';
 export * from './session.js';
 export * from './lock.js';
 export * from './locks.js';

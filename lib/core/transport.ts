@@ -94,6 +94,11 @@ export class Transport {
     return this.pool.hosts.length;
   }
 
+  /** Every member the client knows, as `host:port`. */
+  get hosts(): string[] {
+    return this.pool.hosts.map(member => member.host);
+  }
+
   /**
    * Leaves `member` for the next one, if it is the current one and there is another, and tells
    * every listener (the streams open on it end, and their owners re-read elsewhere).

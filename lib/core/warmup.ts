@@ -1,5 +1,6 @@
 /** Warms the gRPC paths a handover takes, without writing, so the first one is not slow. */
 import type { Etcd3 } from 'etcd3';
+import { Transport } from './transport.js';
 import { type DuplexStream, closeStream, openStream, unary } from './rpc.js';
 
 /** A gRPC method as `@grpc/proto-loader` defines it: the codecs grpc-js calls on every message. */
@@ -113,11 +114,9 @@ const EXCHANGES: readonly Exchange[] = [
 
 /** The codecs of `service` on `client`, or undefined for a client that is not a plain etcd3 one. */
 function codecsOf(client: Etcd3, service: Exchange['service']): ServiceCodecs | undefined {
-  const pool = (client as unknown as { pool?: { hosts?: Array<{ getServiceClient?: unknown }> } })
-    .pool;
-  const host = pool?.hosts?.[0];
-  if (typeof host?.getServiceClient !== 'function') return undefined;
-  const stub = (host.getServiceClient as (name: string) => object).call(host, service);
+  const member = Transport.of(client)?.member;
+  if (!member) return undefined;
+  const stub = member.getServiceClient(service);
   return (stub.constructor as { service?: ServiceCodecs }).service;
 }
 
