@@ -155,11 +155,6 @@ export function leaderOnlyUnresolvedMessage(
   return `@LeaderOnly ${method} skipped: cannot resolve ${which} (${why}).`;
 }
 
-/** `@LeaderOnly` was put on something that is not a method. */
-export function leaderOnlyNotMethodMessage(where: string): string {
-  return `@LeaderOnly can only decorate methods; ${where} is not a function.`;
-}
-
 /** The body message of the 503 a follower answers on a leader-only route. */
 export function notLeaderMessage(election: string, leader: LeaderInfo | undefined): string {
   return leader
@@ -189,23 +184,26 @@ export function jobLockFailedMessage(label: string, name: string, error: unknown
   return `@WithoutOverlapping ${label} skipped: could not lock "${name}": ${describeFailure(error)}`;
 }
 
-/** `@WithoutOverlapping` was called on an instance no explorer bound (not a Nest provider). */
-export function jobUnboundMessage(label: string): string {
+/**
+ * A job decorator's method was called on an instance no explorer bound (not a Nest provider):
+ * `missing` is what it has none of to ask (`lock service`, `election`).
+ */
+export function jobUnboundMessage(decorator: string, label: string, missing: string): string {
   return (
-    `@WithoutOverlapping ${label} skipped: the instance is not a provider of an application ` +
-    `that imports ElectionModule.forRoot(), so it has no lock service to ask.`
+    `${decorator} ${label} skipped: the instance is not a provider of an application ` +
+    `that imports ElectionModule.forRoot(), so it has no ${missing} to ask.`
   );
 }
 
-/** `@WithoutOverlapping` was put on something that is not a method. */
-export function withoutOverlappingNotMethodMessage(where: string): string {
-  return `@WithoutOverlapping can only decorate methods; ${where} is not a function.`;
+/** A method decorator was put on something that is not a method. */
+export function notMethodMessage(decorator: string, where: string): string {
+  return `${decorator} can only decorate methods; ${where} is not a function.`;
 }
 
-/** A `@WithoutOverlapping` method sits on a request-scoped or transient provider. */
-export function nonStaticJobMessage(label: string): string {
+/** A job method sits on a request-scoped or transient provider, which has no instance to bind. */
+export function nonStaticJobMessage(decorator: string, label: string): string {
   return (
-    `Cannot bind @WithoutOverlapping ${label}: it is defined in a non-static ` +
+    `Cannot bind ${decorator} ${label}: it is defined in a non-static ` +
     `(request-scoped or transient) provider. Move it to a singleton provider.`
   );
 }
@@ -232,27 +230,6 @@ export function rebalancedMessage(step: RebalanceStep): string {
 /** The first failure of a streak of the balancer's reads of the queues. */
 export function balancerErrorMessage(error: unknown): string {
   return `balancer: could not read the queues, retrying: ${describeError(error)}`;
-}
-
-/** `@OnOneInstance` was called on an instance no explorer bound (not a Nest provider). */
-export function oneInstanceUnboundMessage(label: string): string {
-  return (
-    `@OnOneInstance ${label} skipped: the instance is not a provider of an application ` +
-    `that imports ElectionModule.forRoot(), so it has no election to ask.`
-  );
-}
-
-/** `@OnOneInstance` was put on something that is not a method. */
-export function oneInstanceNotMethodMessage(where: string): string {
-  return `@OnOneInstance can only decorate methods; ${where} is not a function.`;
-}
-
-/** An `@OnOneInstance` method sits on a request-scoped or transient provider. */
-export function nonStaticOneInstanceMessage(label: string): string {
-  return (
-    `Cannot bind @OnOneInstance ${label}: it is defined in a non-static ` +
-    `(request-scoped or transient) provider. Move it to a singleton provider.`
-  );
 }
 
 /** Two `@OnOneInstance` methods of one application name the same election. */

@@ -1,7 +1,7 @@
 /** `@LeaderOnly()`: a method that runs only while this node leads. */
 import { Logger } from '@nestjs/common';
 import { ELECTION_LOGGER_CONTEXT, LEADER_ONLY_METADATA } from '../election.constants.js';
-import { leaderOnlyNotMethodMessage, leaderOnlyUnresolvedMessage } from '../election.messages.js';
+import { leaderOnlyUnresolvedMessage, notMethodMessage } from '../election.messages.js';
 import type { ElectionMethodMetadata } from '../elections/election-metadata.accessor.js';
 import { resolveElection } from '../elections/election.registry.js';
 import { wrapMethod } from './wrap-method.js';
@@ -30,7 +30,7 @@ const logger = new Logger(ELECTION_LOGGER_CONTEXT);
  */
 export function LeaderOnly(election?: string): MethodDecorator {
   return wrapMethod(label => ({
-    notMethod: leaderOnlyNotMethodMessage(label),
+    notMethod: notMethodMessage('@LeaderOnly', label),
     metadata: [LEADER_ONLY_METADATA, { election } satisfies ElectionMethodMetadata],
     logger,
     gate(self) {

@@ -2,7 +2,7 @@
 import { Logger } from '@nestjs/common';
 import { ElectionOptionsError } from '../core/index.js';
 import { ELECTION_LOGGER_CONTEXT, ON_ONE_INSTANCE_METADATA } from '../election.constants.js';
-import { oneInstanceNotMethodMessage, oneInstanceUnboundMessage } from '../election.messages.js';
+import { jobUnboundMessage, notMethodMessage } from '../election.messages.js';
 import { boundTo } from './instance-bindings.js';
 import { checkJobOptions } from './job-options.js';
 import { wrapMethod } from './wrap-method.js';
@@ -60,14 +60,14 @@ export function OnOneInstance(options: OnOneInstanceOptions = {}): MethodDecorat
       balance: options.balance ?? true,
     };
     return {
-      notMethod: oneInstanceNotMethodMessage(label),
+      notMethod: notMethodMessage('@OnOneInstance', label),
       metadata: [ON_ONE_INSTANCE_METADATA, metadata],
       logger,
       gate(self) {
         const jobs = boundTo(self)?.jobs;
         return jobs && (run => jobs.run(label, run));
       },
-      unbound: () => oneInstanceUnboundMessage(label),
+      unbound: () => jobUnboundMessage('@OnOneInstance', label, 'election'),
       skipped: () => undefined,
     };
   });

@@ -2,7 +2,7 @@
 import { Logger } from '@nestjs/common';
 import { ElectionOptionsError } from '../core/index.js';
 import { LOCK_LOGGER_CONTEXT, WITHOUT_OVERLAPPING_METADATA } from '../election.constants.js';
-import { jobUnboundMessage, withoutOverlappingNotMethodMessage } from '../election.messages.js';
+import { jobUnboundMessage, notMethodMessage } from '../election.messages.js';
 import { boundTo } from './instance-bindings.js';
 import { checkJobOptions } from './job-options.js';
 import { wrapMethod } from './wrap-method.js';
@@ -51,7 +51,7 @@ const logger = new Logger(LOCK_LOGGER_CONTEXT);
 export function WithoutOverlapping(options: WithoutOverlappingOptions = {}): MethodDecorator {
   checkOptions(options);
   return wrapMethod(label => ({
-    notMethod: withoutOverlappingNotMethodMessage(label),
+    notMethod: notMethodMessage('@WithoutOverlapping', label),
     metadata: [
       WITHOUT_OVERLAPPING_METADATA,
       { ...options, label } satisfies WithoutOverlappingMetadata,
@@ -61,7 +61,7 @@ export function WithoutOverlapping(options: WithoutOverlappingOptions = {}): Met
       const locks = boundTo(self)?.locks;
       return locks && (run => locks.runJob(label, run));
     },
-    unbound: () => jobUnboundMessage(label),
+    unbound: () => jobUnboundMessage('@WithoutOverlapping', label, 'lock service'),
     skipped: () => Promise.resolve(undefined),
   }));
 }

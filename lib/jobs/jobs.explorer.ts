@@ -14,7 +14,7 @@ import {
   WITHOUT_OVERLAPPING_PREFIX,
 } from '../election.constants.js';
 import { discoveredInstances } from '../election-discovery.js';
-import { nonStaticJobMessage, nonStaticOneInstanceMessage } from '../election.messages.js';
+import { nonStaticJobMessage } from '../election.messages.js';
 import { ElectionRegistry } from '../elections/election.registry.js';
 import { LockService } from '../locks/lock.service.js';
 import { OneInstanceService } from './one-instance.service.js';
@@ -60,7 +60,7 @@ export class JobsExplorer implements OnModuleInit {
 
   private addLockedJob(instance: object, job: WithoutOverlappingMetadata, isStatic: boolean): void {
     if (!isStatic) {
-      this.lockLogger.warn(nonStaticJobMessage(job.label));
+      this.lockLogger.warn(nonStaticJobMessage('@WithoutOverlapping', job.label));
       return;
     }
     this.locks.addJob({
@@ -73,7 +73,7 @@ export class JobsExplorer implements OnModuleInit {
 
   private addOneInstanceJob(instance: object, job: OnOneInstanceMetadata, isStatic: boolean): void {
     if (!isStatic) {
-      this.electionLogger.warn(nonStaticOneInstanceMessage(job.label));
+      this.electionLogger.warn(nonStaticJobMessage('@OnOneInstance', job.label));
       return;
     }
     const name = job.name ?? `${ON_ONE_INSTANCE_PREFIX}${job.label}`;
