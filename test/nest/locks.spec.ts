@@ -61,6 +61,13 @@ class Jobs {
     return 'patient done';
   }
 
+  /** Another job on the lock of `run`: it waits for it. */
+  @WithoutOverlapping({ name: `${WITHOUT_OVERLAPPING_PREFIX}Jobs.run`, wait: 10_000 })
+  async behindRun(): Promise<string> {
+    this.seen.push({ lock: currentLock() });
+    return 'behind done';
+  }
+
   @Interval(50)
   @WithoutOverlapping({ name: 'interval-below' })
   below(): void {
@@ -219,19 +226,23 @@ describe('@WithoutOverlapping', () => {
     expect(jobs.seen[0].held).toBe(true);
     expect(await jobs.run()).toBeUndefined();
 
-    // `wait` makes a run queue instead of being skipped.
+    // With `wait`, a run still never queues behind its own job's run: it is skipped.
     const waiting = jobs.patient();
-    const second = jobs.patient();
     await waitFor(() => jobs.seen.length === 2, { timeout: 10_000, message: 'patient run' });
+    expect(await jobs.patient()).toBeUndefined();
+    // `wait` waits for the lock while another holds it (here another job on the same lock).
+    const behind = jobs.behindRun();
     jobs.hold.open();
     expect(await first).toBe('done');
     expect(await waiting).toBe('patient done');
-    expect(await second).toBe('patient done');
+    expect(await behind).toBe('behind done');
     expect(jobs.seen).toHaveLength(3);
+    expect(jobs.seen[2].lock?.name).toBe(`${WITHOUT_OVERLAPPING_PREFIX}Jobs.run`);
 
     const stats = Object.fromEntries(locks.jobs().map(job => [job.label, job]));
     expect(stats['Jobs.run']).toMatchObject({ runs: 1, skipped: 1, errors: 0 });
-    expect(stats['Jobs.patient']).toMatchObject({ runs: 2, skipped: 0 });
+    expect(stats['Jobs.patient']).toMatchObject({ runs: 1, skipped: 1 });
+    expect(stats['Jobs.behindRun']).toMatchObject({ runs: 1, skipped: 0 });
   });
 
   it('runs @Interval / @Timeout jobs under their lock, in either decorator order', async () => {
