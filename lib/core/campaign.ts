@@ -74,8 +74,9 @@ export function refusalIn(error: unknown): { refusal: EtcdRefusal; error: unknow
 }
 
 /**
- * Campaigns on `session` round after round until `signal` aborts, the session must be left, or
- * etcd refuses us: each round takes a place in the queue, waits for its turn and holds the lead.
+ * @internal Campaigns on `session` round after round until `signal` aborts, the session must be
+ * left, or etcd refuses us: each round takes a place in the queue, waits for its turn and holds
+ * the lead.
  */
 export async function campaignLoop(
   ctx: CampaignContext,

@@ -30,8 +30,9 @@ export interface SessionContext extends CampaignContext {
 }
 
 /**
- * Runs the candidate until it stops: joins a session (waiting, and showing each failure, while
- * there is none), campaigns on it, and on leaving it (lost, refused, abandoned) starts afresh.
+ * @internal Runs the candidate until it stops: joins a session (waiting, and showing each failure,
+ * while there is none), campaigns on it, and on leaving it (lost, refused, abandoned) starts
+ * afresh.
  */
 export async function superviseSessions(ctx: SessionContext): Promise<void> {
   const { settings, state } = ctx;
