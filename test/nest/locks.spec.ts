@@ -283,37 +283,59 @@ function records(proc: TrackedProcess): JobLine[] {
     .map(line => JSON.parse(line.text) as JobLine);
 }
 
+/**
+ * Runs `nodes` replicas of the lock-job app on one job until `runs` runs have ended, stops them
+ * (SIGTERM, awaited) and returns every line they wrote.
+ */
+async function runReplicas(
+  nodes: string[],
+  env: Record<string, string>,
+  runs: number,
+): Promise<JobLine[]> {
+  await ensureAppsBuilt();
+  const replicas = nodes.map(node =>
+    spawnTracked(process.execPath, [LOCK_JOB_APP], {
+      label: `lock-job ${node}`,
+      env: { ETCD_HOSTS: etcd().endpoints.join(','), NODE_NAME: node, LOCK_TTL: '5', ...env },
+    }),
+  );
+  try {
+    const ended = () => replicas.flatMap(records).filter(r => r.run === 'end');
+    await waitFor(() => ended().length >= runs, {
+      timeout: 45_000,
+      interval: 100,
+      message: `${runs} runs completed`,
+    });
+  } finally {
+    for (const proc of replicas) proc.signal('SIGTERM');
+    await Promise.all(
+      replicas.map(proc => deadline(proc.exited, 15_000, `${proc.label} exit on SIGTERM`)),
+    );
+  }
+  return replicas.flatMap(records);
+}
+
+/** Milliseconds from each run's tick to its start that exceed `ms`: runs that queued. */
+function lateStarts(all: JobLine[], ms: number): number[] {
+  const tickAt = new Map(
+    all
+      .filter(r => r.run === undefined && r.tick !== undefined)
+      .map(r => [`${r.node} ${r.tick}`, r.t]),
+  );
+  return all
+    .filter(r => r.run === 'start')
+    .map(r => Number(BigInt(r.t) - BigInt(tickAt.get(`${r.node} ${r.tick}`)!)) / 1e6)
+    .filter(late => late > ms);
+}
+
 describe('@WithoutOverlapping across processes', () => {
   it('never overlaps a 3 s job on a 1 s interval across 3 instances; skipped runs are counted', async () => {
-    await ensureAppsBuilt();
     const job = uniqueName('three-replicas');
-    const replicas = ['a', 'b', 'c'].map(node =>
-      spawnTracked(process.execPath, [LOCK_JOB_APP], {
-        label: `lock-job ${node}`,
-        env: {
-          ETCD_HOSTS: etcd().endpoints.join(','),
-          NODE_NAME: node,
-          JOB_NAME: job,
-          JOB_MS: '3000',
-          INTERVAL_MS: '1000',
-          LOCK_TTL: '5',
-        },
-      }),
+    const all = await runReplicas(
+      ['a', 'b', 'c'],
+      { JOB_NAME: job, JOB_MS: '3000', INTERVAL_MS: '1000' },
+      3,
     );
-    try {
-      const runs = () => replicas.flatMap(records).filter(r => r.run === 'end');
-      await waitFor(() => runs().length >= 3, {
-        timeout: 30_000,
-        interval: 100,
-        message: 'three runs completed',
-      });
-    } finally {
-      for (const proc of replicas) proc.signal('SIGTERM');
-      await Promise.all(
-        replicas.map(proc => deadline(proc.exited, 15_000, `${proc.label} exit on SIGTERM`)),
-      );
-    }
-    const all = replicas.flatMap(records);
     const starts = all.filter(r => r.run === 'start').sort((x, y) => cmp(x.t, y.t));
     const ends = new Map(all.filter(r => r.run === 'end').map(r => [r.token!, r]));
     // Each run, from the moment it held the lock to the end of its work, is disjoint from the next.
@@ -323,6 +345,8 @@ describe('@WithoutOverlapping across processes', () => {
       expect(BigInt(starts[i].t)).toBeGreaterThan(BigInt(previous!.t));
       expect(BigInt(starts[i].token!)).toBeGreaterThan(BigInt(starts[i - 1].token!));
     }
+    // A try-lock is one etcd round trip: a run that starts later than this queued for the lock.
+    expect(lateStarts(all, 500), 'runs that started over 500 ms after their tick (ms)').toEqual([]);
     const completed = all.filter(r => r.run === 'end' && !r.aborted);
     expect(completed.length).toBeGreaterThanOrEqual(3);
     const stats = all.flatMap(r => r.jobs ?? []);
@@ -333,106 +357,28 @@ describe('@WithoutOverlapping across processes', () => {
     expect(ran).toBe(starts.length);
     // Three replicas tick every second while one run takes three: most ticks find the lock held.
     expect(skipped).toBeGreaterThan(ran);
+    // A tick is a run or a skip; ticks during shutdown (locks closed) count as neither.
+    const ticks = all.filter(r => r.run === undefined && r.tick !== undefined).length;
+    expect(ran + skipped).toBeLessThanOrEqual(ticks);
     console.info(
       `3 replicas: ${ran} runs (${stats.map(s => `${s.runs}`).join('/')}), ${skipped} skipped`,
     );
     expect(await keysOf(etcd(), job)).toEqual([]);
   });
-});
 
-describe('@WithoutOverlapping on a schedule', () => {
-  it('starts each run on its own tick or skips it: a held lock is never queued for', async () => {
-    await ensureAppsBuilt();
-    const job = uniqueName('on-tick');
-    const replicas = ['a', 'b', 'c'].map(node =>
-      spawnTracked(process.execPath, [LOCK_JOB_APP], {
-        label: `lock-job ${node}`,
-        env: {
-          ETCD_HOSTS: etcd().endpoints.join(','),
-          NODE_NAME: node,
-          JOB_NAME: job,
-          JOB_MS: '3000',
-          INTERVAL_MS: '1000',
-          LOCK_TTL: '5',
-        },
-      }),
+  it('with wait, skips a tick that finds its own previous run still going, instead of queueing behind it', async () => {
+    const all = await runReplicas(
+      ['solo'],
+      { JOB_NAME: uniqueName('own-run'), JOB_MS: '1500', INTERVAL_MS: '500', JOB_WAIT: '5000' },
+      2,
     );
-    try {
-      const runs = () => replicas.flatMap(records).filter(r => r.run === 'end');
-      await waitFor(() => runs().length >= 5, {
-        timeout: 45_000,
-        interval: 100,
-        message: 'five runs completed',
-      });
-    } finally {
-      for (const proc of replicas) proc.signal('SIGTERM');
-      await Promise.all(
-        replicas.map(proc => deadline(proc.exited, 15_000, `${proc.label} exit on SIGTERM`)),
-      );
-    }
-    const all = replicas.flatMap(records);
-    const tickAt = new Map(
-      all
-        .filter(r => r.run === undefined && r.tick !== undefined)
-        .map(r => [`${r.node} ${r.tick}`, r.t]),
-    );
-    const starts = all.filter(r => r.run === 'start');
-    expect(starts.length).toBeGreaterThanOrEqual(5);
-    // A try-lock is one etcd round trip: a run that starts later than this queued for the lock.
-    const lateMs = starts
-      .map(r => Number(BigInt(r.t) - BigInt(tickAt.get(`${r.node} ${r.tick}`)!)) / 1e6)
-      .filter(ms => ms > 500);
-    expect(lateMs, 'runs that started over 500 ms after their tick (ms)').toEqual([]);
-    const stats = all.flatMap(r => r.jobs ?? []);
-    const ticks = all.filter(r => r.run === undefined && r.tick !== undefined).length;
-    const ran = stats.reduce((sum, s) => sum + s.runs, 0);
-    const counted = stats.reduce((sum, s) => sum + s.runs + s.skipped + s.errors, 0);
-    expect(ran).toBe(starts.length);
-    // A tick is a run or a skip; ticks during shutdown (locks closed) count as neither.
-    expect(counted).toBeLessThanOrEqual(ticks);
-    expect(stats.reduce((sum, s) => sum + s.skipped, 0)).toBeGreaterThan(ran);
-  });
-});
-
-describe('@WithoutOverlapping with wait, on one replica', () => {
-  it('skips a tick that finds its own previous run still going, instead of queueing behind it', async () => {
-    await ensureAppsBuilt();
-    const job = uniqueName('own-run');
-    const proc = spawnTracked(process.execPath, [LOCK_JOB_APP], {
-      label: 'lock-job wait',
-      env: {
-        ETCD_HOSTS: etcd().endpoints.join(','),
-        NODE_NAME: 'solo',
-        JOB_NAME: job,
-        JOB_MS: '1500',
-        INTERVAL_MS: '500',
-        JOB_WAIT: '5000',
-        LOCK_TTL: '5',
-      },
-    });
-    try {
-      await waitFor(() => records(proc).filter(r => r.run === 'end').length >= 2, {
-        timeout: 30_000,
-        interval: 100,
-        message: 'two runs completed',
-      });
-    } finally {
-      proc.signal('SIGTERM');
-      await deadline(proc.exited, 15_000, `${proc.label} exit on SIGTERM`);
-    }
-    const all = records(proc);
-    const tickAt = new Map(
-      all.filter(r => r.run === undefined && r.tick !== undefined).map(r => [r.tick, r.t]),
-    );
-    const starts = all.filter(r => r.run === 'start');
     // Nobody else holds the lock: a run that starts long after its tick waited for its own job.
-    const lateMs = starts
-      .map(r => Number(BigInt(r.t) - BigInt(tickAt.get(r.tick)!)) / 1e6)
-      .filter(ms => ms > 500);
-    expect(lateMs, 'runs that started over 500 ms after their tick (ms)').toEqual([]);
+    expect(lateStarts(all, 500), 'runs that started over 500 ms after their tick (ms)').toEqual([]);
     const stats = all.flatMap(r => r.jobs ?? []);
     expect(stats.reduce((sum, s) => sum + s.skipped, 0)).toBeGreaterThan(0);
-    expect(stats.reduce((sum, s) => sum + s.runs, 0)).toBe(starts.length);
+    expect(stats.reduce((sum, s) => sum + s.runs, 0)).toBe(
+      all.filter(r => r.run === 'start').length,
+    );
   });
 });
 
