@@ -116,7 +116,8 @@ function plan(argv: string[]): Plan {
     sizes: quick ? [3, 10] : [3, 10, 30, 100],
     goSizes: quick ? [3] : [3, 10, 30, 100],
     scalingRounds: quick ? 3 : Math.max(5, Math.ceil((rounds * 2) / 3)),
-    breakdownRounds: quick ? 1 : Math.max(5, Math.ceil(rounds / 2)),
+    // Three in --quick: the median of one round is that round, outlier or not.
+    breakdownRounds: quick ? 3 : Math.max(5, Math.ceil(rounds / 2)),
     breakdownWarmup: quick ? 1 : 20,
     idleWindowMs: quick ? 3_000 : 40_000,
     idleWarmupMs: quick ? 500 : 3_000,
